@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the lab's images from scratch, no registry: Debian base images with debootstrap,
+# systemd target hosts with their own Docker engine, the MeshMonitor stand-in.
+# Images that exist are reused; FORCE=1 rebuilds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. lab/lib.sh
+start_docker
+
+have() { [ "${FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+build() { # build TAG DIR [--build-arg ...]
+  local tag=$1 dir=$2; shift 2
+  log "building $tag"
+  docker build -q --label "$LAB_LABEL=1" -t "$tag" "$@" "$dir" >/dev/null
+}
+
+for suite in bookworm trixie; do
+  if ! have "mmf2b-lab/debian:$suite"; then
+    log "debootstrap $suite"
+    root=$(mktemp -d)
+    debootstrap --variant=minbase "$suite" "$root" "$(debian_mirror)" >/dev/null
+    tar -C "$root" -c . | docker import --change "LABEL $LAB_LABEL=1" --change 'CMD ["/bin/bash"]' - "mmf2b-lab/debian:$suite" >/dev/null
+    rm -rf "$root"
+  fi
+  have "mmf2b-lab/target:$suite" || build "mmf2b-lab/target:$suite" lab/images/target \
+    --build-arg "BASE=mmf2b-lab/debian:$suite" --build-arg "SUITE=$suite"
+done
+
+if ! have mmf2b-lab/meshmonitor-standin:latest; then
+  (cd lab/images/meshmonitor-standin && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  build mmf2b-lab/meshmonitor-standin:latest lab/images/meshmonitor-standin --build-arg BASE=mmf2b-lab/debian:bookworm
+fi
+# Saved once; lab targets load it into their own Docker engine.
+mkdir -p .cache
+if [ ! -s .cache/meshmonitor-standin.tar ] || [ "$(docker image inspect -f '{{.Id}}' mmf2b-lab/meshmonitor-standin:latest)" != "$(cat .cache/meshmonitor-standin.id 2>/dev/null)" ]; then
+  docker save mmf2b-lab/meshmonitor-standin:latest -o .cache/meshmonitor-standin.tar
+  docker image inspect -f '{{.Id}}' mmf2b-lab/meshmonitor-standin:latest > .cache/meshmonitor-standin.id
+fi
+log "images ready"

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""HTTP probe run from the lab's client containers (attacker, legit client, whitelisted).
+
+  probe.py login URL COUNT         COUNT failed logins; prints the status codes
+  probe.py served URL              one GET; exit 0 when answered 200
+  probe.py blocked URL WITHIN      exit 0 once a TCP connection fails within WITHIN seconds;
+                                   prints the seconds it took
+Each connection attempt times out after 0.5 s: a dropped SYN counts as blocked.
+"""
+import http.client
+import json
+import socket
+import sys
+import time
+import urllib.parse
+
+CONNECT_TIMEOUT = 0.5
+
+
+def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT):
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        conn.connect()
+        conn.sock.settimeout(5)
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path or "/", body=json.dumps(body) if body is not None else None, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def main(argv):
+    action, url = argv[1], argv[2]
+    if action == "login":
+        codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}) for i in range(int(argv[3]))]
+        print(" ".join(map(str, codes)))
+        return 0 if all(c in (401, 403, 429) for c in codes) else 1
+    if action == "served":
+        try:
+            status = request(url, timeout=3)
+        except OSError as exc:
+            print("not served: %s" % exc)
+            return 1
+        print(status)
+        return 0 if status == 200 else 1
+    if action == "blocked":
+        within = float(argv[3])
+        start = time.monotonic()
+        while time.monotonic() - start < within:
+            try:
+                request(url)
+            except (socket.timeout, OSError):
+                print("%.3f" % (time.monotonic() - start))
+                return 0
+            time.sleep(0.05)
+        print("still served after %.1f s" % within)
+        return 1
+    raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.meshmonitor.fail2ban.plugins.filter.ignoreip import FilterModule, ignoreip
+
+
+def test_registered_under_its_name():
+    assert FilterModule().filters()["ignoreip"] is ignoreip
+
+
+def test_loopback_added_by_default_and_optional():
+    assert ignoreip([]) == ["127.0.0.0/8", "::1"]
+    assert ignoreip([], loopback=False) == []
+
+
+@pytest.mark.parametrize("value", [
+    "192.0.2.1 198.51.100.0/24",
+    "192.0.2.1,198.51.100.0/24",
+    "192.0.2.1,\n 198.51.100.0/24\n",
+    ["192.0.2.1", "198.51.100.0/24"],
+    ["192.0.2.1 198.51.100.0/24"],
+    [None, "", "192.0.2.1", "198.51.100.0/24"],
+])
+def test_lists_and_pasted_lines(value):
+    assert ignoreip(value, loopback=False) == ["192.0.2.1", "198.51.100.0/24"]
+
+
+def test_none_whitelist_is_empty():
+    assert ignoreip(None, loopback=False) == []
+
+
+def test_extra_lists_merged():
+    assert ignoreip(["192.0.2.1"], ["2001:db8::1"], "example.org", None, loopback=False) == [
+        "192.0.2.1", "2001:db8::1", "example.org"]
+
+
+def test_duplicates_removed_and_contained_networks_dropped():
+    assert ignoreip(["10.0.0.0/8", "10.1.2.3", "10.0.0.0/8", "10.5.0.0/16"], loopback=False) == ["10.0.0.0/8"]
+
+
+def test_adjacent_networks_collapsed():
+    assert ignoreip(["192.168.1.0/25", "192.168.1.128/25"], loopback=False) == ["192.168.1.0/24"]
+    assert ignoreip(["2001:db8::/33", "2001:db8:8000::/33"], loopback=False) == ["2001:db8::/32"]
+
+
+def test_loopback_covers_localhost_entries():
+    assert ignoreip(["127.0.0.1", "127.0.0.1/8", "::1"], strict=False) == ["127.0.0.0/8", "::1"]
+
+
+def test_order_ipv4_ipv6_names_and_host_without_prefix():
+    assert ignoreip(["b.example", "2001:db8::5/128", "a.example", "192.0.2.9/32"], loopback=False) == [
+        "192.0.2.9", "2001:db8::5", "a.example", "b.example"]
+
+
+def test_mapped_ipv4_becomes_ipv4():
+    assert ignoreip(["::ffff:192.0.2.7"], loopback=False) == ["192.0.2.7"]
+    assert ignoreip(["::ffff:192.0.2.0/120"], loopback=False) == ["192.0.2.0/24"]
+    # merged with its plain IPv4 twin
+    assert ignoreip(["::ffff:192.0.2.7", "192.0.2.7"], loopback=False) == ["192.0.2.7"]
+
+
+def test_other_ipv6_left_alone():
+    assert ignoreip(["64:ff9b::c000:207"], loopback=False) == ["64:ff9b::c000:207"]
+
+
+def test_names_kept_lowercase_without_trailing_dot():
+    assert ignoreip(["Proxy.Example.ORG."], loopback=False) == ["proxy.example.org"]
+
+
+@pytest.mark.parametrize("bad", ["300.1.1.1", "192.0.2.1/33", "host!", "-bad.example", "1.2.3", "10.0.0.0/x",
+                                 "2001:db8:::1", "exa_mple.org"])
+def test_unparseable_entry_named_in_error(bad):
+    with pytest.raises(AnsibleFilterError, match="ignoreip: '%s' is neither" % re.escape(bad)):
+        ignoreip([bad])
+
+
+def test_unparseable_entry_in_extra_list_refused():
+    with pytest.raises(AnsibleFilterError, match="999.0.0.1"):
+        ignoreip(["192.0.2.1"], ["999.0.0.1"])
+
+
+def test_host_bits_refused_when_strict():
+    with pytest.raises(AnsibleFilterError, match=r"'192\.168\.1\.5/24' has host bits set.*192\.168\.1\.0/24"):
+        ignoreip(["192.168.1.5/24"])
+
+
+def test_host_bits_masked_when_not_strict():
+    assert ignoreip(["192.168.1.5/24"], strict=False, loopback=False) == ["192.168.1.0/24"]
+
+
+@pytest.mark.parametrize("everything", ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"])
+def test_whole_family_refused(everything):
+    with pytest.raises(AnsibleFilterError, match="switch the jail off"):
+        ignoreip(["192.0.2.1", everything])
+
+
+def test_whole_family_allowed_on_request():
+    assert ignoreip(["0.0.0.0/0", "192.0.2.1"], allow_any=True, loopback=False) == ["0.0.0.0/0"]
+
+
+@pytest.mark.parametrize("bad", [42, {"ip": "192.0.2.1"}, ["192.0.2.1", 7]])
+def test_non_string_entries_refused(bad):
+    with pytest.raises(AnsibleFilterError, match="ignoreip"):
+        ignoreip(bad)
+
+
+def test_unknown_option_refused():
+    with pytest.raises(AnsibleFilterError, match="unknown option"):
+        ignoreip([], loopbak=False)
