@@ -13,6 +13,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -33,8 +34,16 @@ def fail2ban_regex_command():
     pytest.fail("fail2ban-regex not found: run `make setup` (it unpacks Debian's fail2ban into .venv)")
 
 
+class Sample(NamedTuple):
+    """One sample line, with the filter options it runs under and its failJSON expectation."""
+    options: dict
+    expectation: dict
+    number: int
+    line: str
+
+
 def parse_samples(path):
-    """Yield (options, expectation, line number, line) for each annotated sample."""
+    """Yield a Sample for each annotated line and each option set in force."""
     options = [{}]
     expectation = None
     for number, raw in enumerate(path.read_text().splitlines(), 1):
@@ -47,7 +56,7 @@ def parse_samples(path):
         else:
             assert expectation is not None, f"line {number} has no failJSON annotation"
             for opts in options:
-                yield opts, expectation, number, raw
+                yield Sample(opts, expectation, number, raw)
             expectation = None
 
 
@@ -71,8 +80,8 @@ CASES = list(parse_samples(SAMPLES))
 
 def test_sample_file_is_annotated():
     assert len(CASES) >= 30
-    assert any(e["match"] for _, e, _, _ in CASES)
-    assert any(not e["match"] for _, e, _, _ in CASES)
+    assert any(case.expectation["match"] for case in CASES)
+    assert any(not case.expectation["match"] for case in CASES)
 
 
 def check_one(case):
@@ -102,7 +111,7 @@ def test_every_sample_line():
 
 @pytest.mark.parametrize("opts", [{}, {"baseurl": "/mesh"}])
 def test_every_failregex_has_samples(opts):
-    lines = [line for o, e, _, line in CASES if o == opts and e["match"]]
+    lines = [case.line for case in CASES if case.options == opts and case.expectation["match"]]
     log = ROOT / ".pytest_cache" / f"meshmonitor-samples{len(opts)}.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("\n".join(lines) + "\n")
