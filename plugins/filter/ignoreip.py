@@ -78,6 +78,9 @@ SEPARATORS = re.compile(r"[\s,]+")
 DNS_NAME = re.compile(r"^(?=.{1,253}\.?$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
                       r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
 MAPPED_V4 = ipaddress.ip_network("::ffff:0:0/96")
+MAPPED_V4_FIRST = int(MAPPED_V4.network_address)
+MAPPED_V4_LAST = int(MAPPED_V4.broadcast_address)
+FAMILY_SIZE = {4: 2 ** 32, 6: 2 ** 128}
 
 
 def _entries(value, argument):
@@ -100,9 +103,10 @@ def _entries(value, argument):
 
 
 def _parse(entry, strict, allow_any):
-    """Return an ip_network, or the name itself for a DNS name."""
+    """Return (IP version, first address, last address) as integers, or the name for a DNS name."""
     try:
-        network = ipaddress.ip_network(entry, strict=strict)
+        # A bare address is parsed as one: much cheaper than a network, the common case.
+        parsed = ipaddress.ip_network(entry, strict=strict) if "/" in entry else ipaddress.ip_address(entry)
     except ValueError as exc:
         if "/" not in entry and DNS_NAME.match(entry) and not entry.replace(".", "").isdigit():
             return entry.rstrip(".").lower()
@@ -110,12 +114,32 @@ def _parse(entry, strict, allow_any):
             raise AnsibleFilterError("ignoreip: %r has host bits set; write its network (%s) or pass strict=false"
                                      % (entry, ipaddress.ip_network(entry, strict=False)))
         raise AnsibleFilterError("ignoreip: %r is neither an IP address, a network nor a DNS name" % entry)
-    if network.version == 6 and network.prefixlen >= 96 and network.subnet_of(MAPPED_V4):
-        network = ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped, network.prefixlen - 96))
-    if network.prefixlen == 0 and not allow_any:
-        raise AnsibleFilterError("ignoreip: %r covers every %s address and would switch the jail off; "
-                                 "pass allow_any=true if that is really meant" % (entry, "IPv%d" % network.version))
-    return network
+    if isinstance(parsed, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        version, first, size = parsed.version, int(parsed.network_address), parsed.num_addresses
+    else:
+        version, first, size = parsed.version, int(parsed), 1
+    last = first + size - 1
+    # ::ffff:a.b.c.d (and networks of /96 or longer inside ::ffff:0:0/96) is how fail2ban sees a.b.c.d.
+    if version == 6 and MAPPED_V4_FIRST <= first and last <= MAPPED_V4_LAST:
+        version, first, last = 4, first - MAPPED_V4_FIRST, last - MAPPED_V4_FIRST
+    if last - first + 1 == FAMILY_SIZE[version] and not allow_any:
+        raise AnsibleFilterError("ignoreip: %r covers every IPv%d address and would switch the jail off; "
+                                 "pass allow_any=true if that is really meant" % (entry, version))
+    return version, first, last
+
+
+def _collapse(version, ranges):
+    """Minimal list of networks covering the union of (first, last) ranges, in address order."""
+    merged = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    address = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    for first, last in merged:
+        for network in ipaddress.summarize_address_range(address(first), address(last)):
+            yield _text(network)
 
 
 def _text(network):
@@ -138,18 +162,18 @@ def ignoreip(whitelist, *extra, **kwargs):
     if loopback:
         entries.extend(LOOPBACK)
 
-    networks = {4: [], 6: []}
+    ranges = {4: set(), 6: set()}
     names = set()
     for entry in entries:
         parsed = _parse(entry, strict, allow_any)
         if isinstance(parsed, string_types):
             names.add(parsed)
         else:
-            networks[parsed.version].append(parsed)
+            ranges[parsed[0]].add(parsed[1:])
 
     result = []
     for version in (4, 6):
-        result.extend(_text(n) for n in ipaddress.collapse_addresses(networks[version]))
+        result.extend(_collapse(version, ranges[version]))
     result.extend(sorted(names))
     return result
 

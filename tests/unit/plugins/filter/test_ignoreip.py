@@ -113,3 +113,15 @@ def test_non_string_entries_refused(bad):
 def test_unknown_option_refused():
     with pytest.raises(AnsibleFilterError, match="unknown option"):
         ignoreip([], loopbak=False)
+
+
+def test_adjacent_hosts_make_the_smallest_networks():
+    assert ignoreip(["10.0.0.0", "10.0.0.1"], loopback=False) == ["10.0.0.0/31"]
+    # 10.0.0.1-10.0.0.2 is no single network: two hosts stay two entries
+    assert ignoreip(["10.0.0.2", "10.0.0.1"], loopback=False) == ["10.0.0.1", "10.0.0.2"]
+    assert ignoreip(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.0"], loopback=False) == ["10.0.0.0/30"]
+
+
+def test_overlapping_and_touching_networks_merge():
+    assert ignoreip(["10.0.0.0/25", "10.0.0.64/26", "10.0.0.128/25", "10.0.1.0/24"], loopback=False) == [
+        "10.0.0.0/23"]
