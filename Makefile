@@ -11,7 +11,7 @@ export ANSIBLE_FORCE_COLOR := 0
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
 SCENARIOS ?= default
 
-.PHONY: setup images demo test lint checkout sanity units pytest molecule build clean
+.PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean
 
 setup:
 	bash lab/setup.sh
@@ -49,6 +49,10 @@ pytest:
 
 molecule: images
 	for s in $(SCENARIOS); do molecule test -s $$s; done
+
+# Figures as ratios against a baseline measured in the same run; not part of make test.
+bench: setup
+	python bench/ignoreip_bench.py | tee bench/RESULTS.md
 
 build: setup
 	ansible-galaxy collection build --force
