@@ -52,7 +52,8 @@ molecule: images
 
 # Figures as ratios against a baseline measured in the same run; not part of make test.
 bench: setup
-	python bench/ignoreip_bench.py | tee bench/RESULTS.md
+	{ echo "# Benchmarks (make bench)"; echo; python bench/filter_bench.py; echo; \
+	  python bench/ignoreip_bench.py; } | tee bench/RESULTS.md
 
 build: setup
 	ansible-galaxy collection build --force
