@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """HTTP probe run from the lab's client containers (attacker, legit client, whitelisted).
 
-  probe.py login URL COUNT         COUNT failed logins; prints the status codes
+  probe.py login URL COUNT [XFF]   COUNT failed logins, with X-Forwarded-For: XFF if given;
+                                   prints the status codes
   probe.py served URL              one GET; exit 0 when answered 200
   probe.py blocked URL WITHIN      exit 0 once a TCP connection fails within WITHIN seconds;
                                    prints the seconds it took
@@ -17,14 +18,16 @@ import urllib.parse
 CONNECT_TIMEOUT = 0.5
 
 
-def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT):
+def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None):
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     try:
         conn.connect()
         conn.sock.settimeout(5)
         path = parts.path + ("?" + parts.query if parts.query else "")
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(headers or {})
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         conn.request(method, path or "/", body=json.dumps(body) if body is not None else None, headers=headers)
         return conn.getresponse().status
     finally:
@@ -34,7 +37,9 @@ def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT):
 def main(argv):
     action, url = argv[1], argv[2]
     if action == "login":
-        codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}) for i in range(int(argv[3]))]
+        forged = {"X-Forwarded-For": argv[4]} if len(argv) > 4 else {}
+        codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}, headers=forged)
+                 for i in range(int(argv[3]))]
         print(" ".join(map(str, codes)))
         return 0 if all(c in (401, 403, 429) for c in codes) else 1
     if action == "served":
