@@ -43,9 +43,10 @@ sanity: checkout
 units: checkout
 	cd $(CHECKOUT) && ansible-test units --venv --python 3.11 --requirements
 
-# The filter's samples through real fail2ban-regex (plugin unit tests run under `make units`).
+# The filter's samples through real fail2ban-regex, and the roles' documentation agreeing
+# with their defaults (plugin unit tests run under `make units`).
 pytest:
-	python -m pytest -q tests/filter
+	python -m pytest -q tests/filter tests/roles
 
 molecule: images
 	for s in $(SCENARIOS); do molecule test -s $$s; done
