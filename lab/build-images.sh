@@ -25,6 +25,9 @@ for suite in bookworm trixie; do
   have "mmf2b-lab/target:$suite" || build "mmf2b-lab/target:$suite" lab/images/target \
     --build-arg "BASE=mmf2b-lab/debian:$suite" --build-arg "SUITE=$suite"
 done
+# A host without Docker, for the app role's "install Docker when absent" path.
+have mmf2b-lab/bare:trixie || build mmf2b-lab/bare:trixie lab/images/target \
+  --build-arg BASE=mmf2b-lab/debian:trixie --build-arg SUITE=trixie --build-arg DOCKER=0
 
 if ! have mmf2b-lab/meshmonitor-standin:latest; then
   (cd lab/images/meshmonitor-standin && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
