@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR := 0
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, as a real directory
 # outside any other git work tree.
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
-SCENARIOS ?= app default proxy
+SCENARIOS ?= app default proxy fleet
 
 .PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean
 
@@ -53,6 +53,7 @@ molecule: images
 
 # Figures as ratios against a baseline measured in the same run; not part of make test.
 bench: setup
+	bash lab/unpack-fail2ban.sh trixie .cache/fail2ban-trixie
 	{ echo "# Benchmarks (make bench)"; echo; python bench/filter_bench.py; echo; \
 	  python bench/ignoreip_bench.py; } | tee bench/RESULTS.md
 

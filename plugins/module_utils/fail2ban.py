@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Talking to fail2ban through fail2ban-client: the parsers are pure functions, the client a thin wrapper.
+
+fail2ban-client prints Python literals for lists (``get JAIL banned``, ``banned``) and an indented tree
+for ``status``; both are parsed here so the modules can return structured data.
+"""
+
+from __future__ import annotations
+
+import ast
+import ipaddress
+import re
+
+UNKNOWN_JAIL = re.compile(r"jail '([^']*)' does not exist")
+STATUS_FIELD = re.compile(r"^[\s|`-]*([A-Za-z][A-Za-z ]*):\s*(.*)$")
+BAN_WITH_TIME = re.compile(
+    r"^(?P<ip>\S+)\s+(?P<start>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+ (?P<bantime>-?\d+) = (?P<end>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
+COUNTERS = {
+    "Currently failed": "currently_failed",
+    "Total failed": "total_failed",
+    "Currently banned": "currently_banned",
+    "Total banned": "total_banned",
+}
+
+
+class Fail2banError(Exception):
+    """fail2ban-client failed; the message says why in words a user can act on."""
+
+
+def parse_literal_list(text):
+    """``['1.2.3.4', '::1']`` (fail2ban-client's list output) -> a list of strings."""
+    text = text.strip()
+    if not text:
+        return []
+    value = ast.literal_eval(text)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("expected a list, got %r" % (text,))
+    return [str(item) for item in value]
+
+
+def parse_status(text):
+    """The tree printed by ``fail2ban-client status JAIL`` -> counters, banned addresses and files."""
+    info = {"currently_failed": 0, "total_failed": 0, "currently_banned": 0, "total_banned": 0,
+            "banned": [], "files": []}
+    for line in text.splitlines():
+        match = STATUS_FIELD.match(line)
+        if not match:
+            continue
+        field, value = match.group(1).strip(), match.group(2).strip()
+        if field in COUNTERS:
+            info[COUNTERS[field]] = int(value)
+        elif field == "Banned IP list":
+            info["banned"] = value.split()
+        elif field == "File list":
+            info["files"] = value.split()
+    return info
+
+
+def parse_jail_list(text):
+    """``fail2ban-client status`` -> the jail names, in fail2ban's order."""
+    for line in text.splitlines():
+        match = STATUS_FIELD.match(line)
+        if match and match.group(1).strip() == "Jail list":
+            return [name.strip() for name in match.group(2).split(",") if name.strip()]
+    return []
+
+
+def parse_tree_list(text):
+    """``get JAIL ignoreip`` (a header, then one ``|-`` entry per line) -> the entries."""
+    return [line.lstrip("|`- \t").strip() for line in text.splitlines()[1:] if line.lstrip("|`- \t").strip()]
+
+
+def parse_bans_with_time(text):
+    """``get JAIL banip --with-time`` -> [{ip, start, bantime, end}]; times as fail2ban prints them (local)."""
+    bans = []
+    for line in text.splitlines():
+        match = BAN_WITH_TIME.match(line.strip())
+        if match:
+            bans.append({"ip": match.group("ip"), "start": match.group("start"),
+                         "bantime": int(match.group("bantime")), "end": match.group("end")})
+    return bans
+
+
+def normalize_addresses(values):
+    """Addresses as fail2ban stores them (``::ffff:a.b.c.d`` -> ``a.b.c.d``), in order, without repeats.
+
+    Raises ValueError naming every entry that is not a single IPv4 or IPv6 address: fail2ban itself
+    would accept a host name or a typo and "ban" it.
+    """
+    result, bad = [], []
+    for value in values:
+        text = str(value).strip()
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            bad.append(text)
+            continue
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if str(address) not in result:
+            result.append(str(address))
+    if bad:
+        raise ValueError("not an IP address: %s" % ", ".join(repr(item) for item in bad))
+    return result
+
+
+def covering_entry(address, ignoreip):
+    """The ignoreip entry (address or network) that covers address, or None. Names are skipped."""
+    ip = ipaddress.ip_address(address)
+    for entry in ignoreip:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            continue
+        if network.version == ip.version and ip in network:
+            return entry
+    return None
+
+
+def plan_bans(wanted, banned, state, ignoreip=None):
+    """What to send to fail2ban: (to_change, skipped), both in the order of wanted.
+
+    state present: the wanted addresses not yet banned, minus those ignoreip covers (skipped, with
+    the entry that covers them); state absent: the wanted addresses currently banned.
+    """
+    banned = set(banned)
+    if state == "absent":
+        return [ip for ip in wanted if ip in banned], []
+    to_ban, skipped = [], []
+    for ip in wanted:
+        if ip in banned:
+            continue
+        entry = covering_entry(ip, ignoreip or [])
+        if entry is None:
+            to_ban.append(ip)
+        else:
+            skipped.append({"ip": ip, "ignoreip": entry})
+    return to_ban, skipped
+
+
+class Fail2banClient:
+    """Runs fail2ban-client through an AnsibleModule (run_command: no shell, arguments as a list)."""
+
+    def __init__(self, module, binary=None):
+        self.module = module
+        self.binary = binary or module.get_bin_path("fail2ban-client", required=True)
+
+    def run(self, *args):
+        rc, out, err = self.module.run_command([self.binary] + list(args))
+        if rc != 0:
+            unknown = UNKNOWN_JAIL.search(err + out)
+            if unknown:
+                raise Fail2banError("fail2ban has no jail named %r (is the jail enabled and fail2ban running?)"
+                                    % unknown.group(1))
+            raise Fail2banError("fail2ban-client %s failed (rc=%d): %s" % (" ".join(args), rc, (err or out).strip()))
+        return out
+
+    def jails(self):
+        return parse_jail_list(self.run("status"))
+
+    def banned(self, jail):
+        return parse_literal_list(self.run("get", jail, "banned"))
+
+    def ignoreip(self, jail):
+        return parse_tree_list(self.run("get", jail, "ignoreip"))
+
+    def status(self, jail):
+        return parse_status(self.run("status", jail))
+
+    def bans_with_time(self, jail):
+        return parse_bans_with_time(self.run("get", jail, "banip", "--with-time"))
+
+    def ban(self, jail, addresses):
+        self.run("set", jail, "banip", *addresses)
+
+    def unban(self, jail, addresses):
+        self.run("set", jail, "unbanip", *addresses)

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import Fail2banError
+from ansible_collections.meshmonitor.fail2ban.plugins.modules import ban
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, diff=False, **params):
+        self.params = {"jail": "meshmonitor", "state": "present", "respect_ignoreip": True}
+        self.params.update(params)
+        self.check_mode, self._diff = check_mode, diff
+
+    def exit_json(self, **result):
+        raise Exit(result)
+
+    def fail_json(self, **result):
+        raise Fail(result)
+
+
+class FakeJail:
+    """An in-memory jail behaving like fail2ban-client's view of one."""
+
+    def __init__(self, banned=(), ignoreip=("127.0.0.0/8", "::1")):
+        self.state, self.ignore, self.sent = list(banned), list(ignoreip), []
+
+    def banned(self, jail):
+        if jail != "meshmonitor":
+            raise Fail2banError("fail2ban has no jail named %r" % jail)
+        return list(self.state)
+
+    def ignoreip(self, jail):
+        return list(self.ignore)
+
+    def ban(self, jail, addresses):
+        self.sent.append(("banip", addresses))
+        self.state += addresses
+
+    def unban(self, jail, addresses):
+        self.sent.append(("unbanip", addresses))
+        self.state = [ip for ip in self.state if ip not in addresses]
+
+
+def run(fake_jail, **kwargs):
+    with pytest.raises((Exit, Fail)) as outcome:
+        ban.run_module(FakeModule(**kwargs), fake_jail)
+    return outcome.type, outcome.value.args[0]
+
+
+def test_bans_new_addresses_once():
+    jail = FakeJail(banned=["1.1.1.1"])
+    kind, result = run(jail, ip=["1.1.1.1", "::ffff:2.2.2.2"])
+    assert kind is Exit and result["changed"] and result["added"] == ["2.2.2.2"]
+    assert result["banned"] == ["1.1.1.1", "2.2.2.2"] and jail.sent == [("banip", ["2.2.2.2"])]
+    kind, result = run(jail, ip=["2.2.2.2"])
+    assert not result["changed"] and len(jail.sent) == 1
+
+
+def test_unban_only_what_is_banned():
+    jail = FakeJail(banned=["1.1.1.1", "2.2.2.2"])
+    kind, result = run(jail, ip=["2.2.2.2", "3.3.3.3"], state="absent")
+    assert result["changed"] and result["removed"] == ["2.2.2.2"] and jail.state == ["1.1.1.1"]
+    kind, result = run(jail, ip=["2.2.2.2"], state="absent")
+    assert not result["changed"]
+
+
+def test_ignored_addresses_are_skipped_not_banned():
+    jail = FakeJail(ignoreip=["10.0.0.0/8"])
+    kind, result = run(jail, ip=["10.9.9.9", "5.5.5.5"])
+    assert result["added"] == ["5.5.5.5"]
+    assert result["skipped"] == [{"ip": "10.9.9.9", "ignoreip": "10.0.0.0/8"}]
+    kind, result = run(FakeJail(ignoreip=["10.0.0.0/8"]), ip=["10.9.9.9"], respect_ignoreip=False)
+    assert result["added"] == ["10.9.9.9"]
+
+
+def test_check_mode_changes_nothing_and_shows_the_diff():
+    jail = FakeJail(banned=["1.1.1.1"])
+    kind, result = run(jail, check_mode=True, diff=True, ip=["2.2.2.2"])
+    assert result["changed"] and jail.sent == [] and jail.state == ["1.1.1.1"]
+    assert result["diff"]["before"] == "1.1.1.1\n" and result["diff"]["after"] == "1.1.1.1\n2.2.2.2\n"
+
+
+def test_bad_address_fails_before_touching_fail2ban():
+    jail = FakeJail()
+    kind, result = run(jail, ip=["1.2.3.4", "mesh.example.org"])
+    assert kind is Fail and "ip: not an IP address: 'mesh.example.org'" in result["msg"] and jail.sent == []
+
+
+def test_unknown_jail_is_named():
+    kind, result = run(FakeJail(), ip=["1.2.3.4"], jail="meshmon")
+    assert kind is Fail and "no jail named 'meshmon'" in result["msg"]
