@@ -16,7 +16,7 @@ description:
     fail2ban jail, through C(fail2ban-client). It is idempotent, changed only when the jail's ban list changed.
   - Addresses are checked before anything is sent; fail2ban itself would accept a host name or a typo.
     C(::ffff:a.b.c.d) is treated as C(a.b.c.d), as fail2ban does.
-  - By default an address that the jail's C(ignoreip) covers is not banned but reported in RV(skipped), so a
+  - By default an address that the jail's C(ignoreip) covers is not banned but reported in RV(covered_by_ignoreip), so a
     fleet-wide ban can never lock out a host's own whitelist (the operator, a proxy).
   - A ban made here lasts the jail's C(bantime) and is kept by fail2ban's database across restarts.
 options:
@@ -85,7 +85,7 @@ removed:
   returned: success
   type: list
   elements: str
-skipped:
+covered_by_ignoreip:
   description: Addresses not banned because the jail's C(ignoreip) covers them, with the covering entry.
   returned: success
   type: list
@@ -123,7 +123,7 @@ def run_module(module, client):
         "banned": after,
         "added": to_change if state == "present" else [],
         "removed": to_change if state == "absent" else [],
-        "skipped": skipped,
+        "covered_by_ignoreip": skipped,
     }
     if module._diff:
         result["diff"] = {"before": "".join(ip + "\n" for ip in sorted(before)),

@@ -82,7 +82,7 @@ def test_ignored_addresses_are_skipped_not_banned():
     jail = FakeJail(ignoreip=["10.0.0.0/8"])
     kind, result = run(jail, ip=["10.9.9.9", "5.5.5.5"])
     assert result["added"] == ["5.5.5.5"]
-    assert result["skipped"] == [{"ip": "10.9.9.9", "ignoreip": "10.0.0.0/8"}]
+    assert result["covered_by_ignoreip"] == [{"ip": "10.9.9.9", "ignoreip": "10.0.0.0/8"}]
     kind, result = run(FakeJail(ignoreip=["10.0.0.0/8"]), ip=["10.9.9.9"], respect_ignoreip=False)
     assert result["added"] == ["10.9.9.9"]
 
