@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR := 0
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, as a real directory
 # outside any other git work tree.
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
-SCENARIOS ?= app default proxy fleet
+SCENARIOS ?= app default proxy fleet reporting
 
 .PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean
 

@@ -39,6 +39,13 @@ options:
     description: Skip addresses the jail's C(ignoreip) covers instead of banning them.
     type: bool
     default: true
+  exclusive:
+    description:
+      - With O(state=present), also lift every ban of the jail that O(ip) does not list, so the jail's ban list
+        becomes exactly O(ip) (less what C(ignoreip) covers). Removing one address from the list lifts exactly
+        that ban.
+    type: bool
+    default: false
 requirements:
   - fail2ban running on the target, and root (C(become)) to reach its socket.
 attributes:
@@ -58,6 +65,13 @@ EXAMPLES = r"""
 - name: Ban an attacker on every MeshMonitor host
   meshmonitor.fail2ban.ban:
     ip: 203.0.113.7
+  become: true
+
+- name: Permanent bans are exactly this list
+  meshmonitor.fail2ban.ban:
+    jail: meshmonitor-permanent
+    ip: [203.0.113.7, 198.51.100.9]
+    exclusive: true
   become: true
 
 - name: Lift two bans
@@ -109,20 +123,24 @@ def run_module(module, client):
         before = client.banned(jail)
         ignoreip = client.ignoreip(jail) if state == "present" and params["respect_ignoreip"] else []
         to_change, skipped = plan_bans(wanted, before, state, ignoreip)
-        if to_change and not module.check_mode:
-            (client.ban if state == "present" else client.unban)(jail, to_change)
-            after = client.banned(jail)
-        elif state == "present":
-            after = before + to_change
-        else:
-            after = [ip for ip in before if ip not in to_change]
+        added = to_change if state == "present" else []
+        removed = to_change if state == "absent" else []
+        if state == "present" and params["exclusive"]:
+            removed = [ip for ip in before if ip not in wanted]
+        if not module.check_mode:
+            if added:
+                client.ban(jail, added)
+            if removed:
+                client.unban(jail, removed)
+        after = client.banned(jail) if (added or removed) and not module.check_mode else (
+            [ip for ip in before if ip not in removed] + added)
     except Fail2banError as exc:
         module.fail_json(msg=str(exc))
     result = {
-        "changed": bool(to_change),
+        "changed": bool(added or removed),
         "banned": after,
-        "added": to_change if state == "present" else [],
-        "removed": to_change if state == "absent" else [],
+        "added": added,
+        "removed": removed,
         "covered_by_ignoreip": skipped,
     }
     if module._diff:
@@ -139,6 +157,7 @@ def main():
             "ip": {"type": "list", "elements": "str", "required": True, "aliases": ["ips", "address"]},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "respect_ignoreip": {"type": "bool", "default": True},
+            "exclusive": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -21,7 +21,7 @@ class Fail(Exception):
 
 class FakeModule:
     def __init__(self, check_mode=False, diff=False, **params):
-        self.params = {"jail": "meshmonitor", "state": "present", "respect_ignoreip": True}
+        self.params = {"jail": "meshmonitor", "state": "present", "respect_ignoreip": True, "exclusive": False}
         self.params.update(params)
         self.check_mode, self._diff = check_mode, diff
 
@@ -103,3 +103,19 @@ def test_bad_address_fails_before_touching_fail2ban():
 def test_unknown_jail_is_named():
     kind, result = run(FakeJail(), ip=["1.2.3.4"], jail="meshmon")
     assert kind is Fail and "no jail named 'meshmon'" in result["msg"]
+
+
+def test_exclusive_lifts_exactly_the_addresses_not_listed():
+    # The guide's sed '/1.2.3.4/d' would also drop 11.2.3.45; here only 1.2.3.4 goes.
+    jail = FakeJail(banned=["1.2.3.4", "11.2.3.45"])
+    kind, result = run(jail, ip=["11.2.3.45"], exclusive=True)
+    assert result["changed"] and result["removed"] == ["1.2.3.4"] and result["added"] == []
+    assert jail.state == ["11.2.3.45"]
+    kind, result = run(jail, ip=["11.2.3.45"], exclusive=True)
+    assert not result["changed"]
+
+
+def test_exclusive_with_an_empty_list_lifts_everything():
+    jail = FakeJail(banned=["1.2.3.4"])
+    kind, result = run(jail, ip=[], exclusive=True)
+    assert result["removed"] == ["1.2.3.4"] and jail.state == []
