@@ -120,25 +120,27 @@ def covering_entry(address, ignoreip):
     return None
 
 
-def plan_bans(wanted, banned, state, ignoreip=None):
-    """What to send to fail2ban: (to_change, skipped), both in the order of wanted.
+def plan_bans(wanted, banned, state, ignoreip=None, exclusive=False):
+    """What to send to fail2ban: (to_ban, to_unban, skipped), each in the order of wanted (or banned).
 
-    state present: the wanted addresses not yet banned, minus those ignoreip covers (skipped, with
-    the entry that covers them); state absent: the wanted addresses currently banned.
+    state present: ban the wanted addresses not yet banned, minus those ignoreip covers (skipped, with
+    the entry that covers them); with exclusive, also unban every banned address not wanted.
+    state absent: unban the wanted addresses currently banned.
     """
-    banned = set(banned)
+    banned_set = set(banned)
     if state == "absent":
-        return [ip for ip in wanted if ip in banned], []
+        return [], [ip for ip in wanted if ip in banned_set], []
     to_ban, skipped = [], []
     for ip in wanted:
-        if ip in banned:
+        if ip in banned_set:
             continue
         entry = covering_entry(ip, ignoreip or [])
         if entry is None:
             to_ban.append(ip)
         else:
             skipped.append({"ip": ip, "ignoreip": entry})
-    return to_ban, skipped
+    to_unban = [ip for ip in banned if ip not in wanted] if exclusive else []
+    return to_ban, to_unban, skipped
 
 
 class Fail2banClient:

@@ -122,11 +122,7 @@ def run_module(module, client):
     try:
         before = client.banned(jail)
         ignoreip = client.ignoreip(jail) if state == "present" and params["respect_ignoreip"] else []
-        to_change, skipped = plan_bans(wanted, before, state, ignoreip)
-        added = to_change if state == "present" else []
-        removed = to_change if state == "absent" else []
-        if state == "present" and params["exclusive"]:
-            removed = [ip for ip in before if ip not in wanted]
+        added, removed, skipped = plan_bans(wanted, before, state, ignoreip, params["exclusive"])
         if not module.check_mode:
             if added:
                 client.ban(jail, added)

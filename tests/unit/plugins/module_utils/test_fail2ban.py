@@ -81,13 +81,17 @@ def test_covering_entry_by_family_skipping_names():
 
 
 def test_plan_present_skips_banned_and_ignored():
-    to_ban, skipped = plan_bans(["1.1.1.1", "10.0.0.5", "2.2.2.2"], ["2.2.2.2"], "present", ["10.0.0.0/8"])
-    assert to_ban == ["1.1.1.1"]
+    to_ban, to_unban, skipped = plan_bans(["1.1.1.1", "10.0.0.5", "2.2.2.2"], ["2.2.2.2"], "present", ["10.0.0.0/8"])
+    assert to_ban == ["1.1.1.1"] and to_unban == []
     assert skipped == [{"ip": "10.0.0.5", "ignoreip": "10.0.0.0/8"}]
 
 
 def test_plan_absent_only_banned():
-    assert plan_bans(["1.1.1.1", "2.2.2.2"], ["2.2.2.2"], "absent") == (["2.2.2.2"], [])
+    assert plan_bans(["1.1.1.1", "2.2.2.2"], ["2.2.2.2"], "absent") == ([], ["2.2.2.2"], [])
+
+
+def test_plan_exclusive_unbans_only_what_is_not_wanted():
+    assert plan_bans(["11.2.3.45"], ["1.2.3.4", "11.2.3.45"], "present", exclusive=True) == ([], ["1.2.3.4"], [])
 
 
 class FakeModule:
