@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR := 0
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, as a real directory
 # outside any other git work tree.
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
-SCENARIOS ?= app default proxy fleet reporting
+SCENARIOS ?= app default proxy fleet reporting adversarial
 
 .PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean
 
@@ -52,10 +52,10 @@ molecule: images
 	for s in $(SCENARIOS); do molecule test -s $$s; done
 
 # Figures as ratios against a baseline measured in the same run; not part of make test.
-bench: setup
+bench: images
 	bash lab/unpack-fail2ban.sh trixie .cache/fail2ban-trixie
 	{ echo "# Benchmarks (make bench)"; echo; python bench/filter_bench.py; echo; \
-	  python bench/ignoreip_bench.py; } | tee bench/RESULTS.md
+	  python bench/ignoreip_bench.py; echo; python bench/lab_bench.py; } | tee bench/RESULTS.md
 
 build: setup
 	ansible-galaxy collection build --force

@@ -29,14 +29,25 @@ done
 have mmf2b-lab/bare:trixie || build mmf2b-lab/bare:trixie lab/images/target \
   --build-arg BASE=mmf2b-lab/debian:trixie --build-arg SUITE=trixie --build-arg DOCKER=0
 
-if ! have mmf2b-lab/meshmonitor-standin:latest; then
+standin=mmf2b-lab/meshmonitor-standin
+if ! have $standin:latest; then
   (cd lab/images/meshmonitor-standin && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-  build mmf2b-lab/meshmonitor-standin:latest lab/images/meshmonitor-standin --build-arg BASE=mmf2b-lab/debian:bookworm
+  build $standin:latest lab/images/meshmonitor-standin --build-arg BASE=mmf2b-lab/debian:bookworm
 fi
-# Saved once; lab targets load it into their own Docker engine.
+# The same with morgan 1.10 (MeshMonitor images built before mid-2026): it writes log fields raw,
+# line breaks and quotes included, where morgan 1.11 and later escape them.
+if ! have $standin:morgan-1.10; then
+  variant=$(mktemp -d)
+  cp -r lab/images/meshmonitor-standin/. "$variant"
+  (cd "$variant" && npm install --omit=dev --no-audit --no-fund --loglevel=error morgan@1.10.1 >/dev/null)
+  build $standin:morgan-1.10 "$variant" --build-arg BASE=mmf2b-lab/debian:bookworm
+  rm -rf "$variant"
+fi
+# Saved once (both tags share their layers); lab targets load it into their own Docker engine.
 mkdir -p .cache
-if [ ! -s .cache/meshmonitor-standin.tar ] || [ "$(docker image inspect -f '{{.Id}}' mmf2b-lab/meshmonitor-standin:latest)" != "$(cat .cache/meshmonitor-standin.id 2>/dev/null)" ]; then
-  docker save mmf2b-lab/meshmonitor-standin:latest -o .cache/meshmonitor-standin.tar
-  docker image inspect -f '{{.Id}}' mmf2b-lab/meshmonitor-standin:latest > .cache/meshmonitor-standin.id
+ids=$(docker image inspect -f '{{.Id}}' $standin:latest $standin:morgan-1.10)
+if [ ! -s .cache/meshmonitor-standin.tar ] || [ "$ids" != "$(cat .cache/meshmonitor-standin.id 2>/dev/null)" ]; then
+  docker save $standin:latest $standin:morgan-1.10 -o .cache/meshmonitor-standin.tar
+  echo "$ids" > .cache/meshmonitor-standin.id
 fi
 log "images ready"

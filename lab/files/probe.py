@@ -4,10 +4,15 @@
   probe.py login URL COUNT [XFF]   COUNT failed logins, with X-Forwarded-For: XFF if given;
                                    prints the status codes
   probe.py served URL              one GET; exit 0 when answered 200
-  probe.py blocked URL WITHIN      exit 0 once a TCP connection fails within WITHIN seconds;
-                                   prints the seconds it took
-Each connection attempt times out after 0.5 s: a dropped SYN counts as blocked.
+  probe.py blocked URL WITHIN      exit 0 once a TCP connection attempt times out within WITHIN
+                                   seconds; prints the seconds it took
+  probe.py send URL JSON           one request as JSON says: {"method", "path" (appended to URL, or
+                                   absolute), "user" (basic-auth user name), "headers", "body",
+                                   "http10"}; prints the status code
+Each connection attempt times out after 0.5 s: a dropped SYN is a ban. A refused connection
+(MeshMonitor down, or a firewall that rejects) is not: `blocked` keeps trying.
 """
+import base64
 import http.client
 import json
 import socket
@@ -18,13 +23,16 @@ import urllib.parse
 CONNECT_TIMEOUT = 0.5
 
 
-def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None):
+def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None, target=None, http10=False):
+    """Send one request; target, when given, is sent verbatim as the request target."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    if http10:
+        conn._http_vsn, conn._http_vsn_str = 10, "HTTP/1.0"
     try:
         conn.connect()
         conn.sock.settimeout(5)
-        path = parts.path + ("?" + parts.query if parts.query else "")
+        path = target or parts.path + ("?" + parts.query if parts.query else "")
         headers = dict(headers or {})
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -56,12 +64,25 @@ def main(argv):
         while time.monotonic() - start < within:
             try:
                 request(url)
-            except (socket.timeout, OSError):
+            except socket.timeout:
                 print("%.3f" % (time.monotonic() - start))
                 return 0
+            except OSError:
+                pass
             time.sleep(0.05)
         print("still served after %.1f s" % within)
         return 1
+    if action == "send":
+        spec = json.loads(argv[3])
+        headers = dict(spec.get("headers", {}))
+        if "user" in spec:
+            credentials = (spec["user"] + ":not-the-password").encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
+        path = spec.get("path", "/")
+        target = path if "://" in path else urllib.parse.urlsplit(url).path + path
+        print(request(url, spec.get("method", "GET"), spec.get("body"), timeout=3, headers=headers,
+                      target=target, http10=spec.get("http10", False)))
+        return 0
     raise SystemExit(__doc__)
 
 

@@ -1,0 +1,198 @@
+"""Lab benchmarks: ban latency, a flood next to a legit client, converge time and scaling.
+
+Runs on the lab (lab/build-images.sh images): N Debian 13 targets running the stand-in through
+site.yml, an attacker and a legit client container (bench/loadgen.py in both). Every figure is
+printed with a ratio against a baseline measured in the same run:
+  - ban latency: against the attacker's own failed-login round trip;
+  - flood: the legit client's latency during and after the flood against the same client without it;
+  - converge: against the first converge of one target.
+Run through `make bench`; not a timed test. BENCH_TARGETS="1 4 8" and BENCH_TRIALS=20 by default.
+"""
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETWORK, PREFIX = "mmf2b-bench", "172.30.91"
+ATTACKER, CLIENT = "mmf2b-bench-attacker", "mmf2b-bench-client"
+ATTACKER_ADDRESS = PREFIX + ".66"
+LABEL = "io.meshmonitor-fail2ban.lab=1"
+TARGET_COUNTS = [int(n) for n in os.environ.get("BENCH_TARGETS", "1 4 8").split()]
+TRIALS = int(os.environ.get("BENCH_TRIALS", "20"))
+MAXRETRY = 5
+# The lab target, as in molecule/*/molecule.yml: systemd as PID 1 with its own Docker engine.
+TARGET_RUN = ["--cap-add=" + cap for cap in
+              ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYS_MODULE", "MKNOD", "AUDIT_WRITE")] + [
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--cgroupns=host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock"]
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, check=check, capture_output=True, text=True).stdout
+
+
+def target_name(i):
+    return "mmf2b-bench-t%d" % i
+
+
+def target_address(i):
+    return "%s.%d" % (PREFIX, 10 + i)
+
+
+def create_lab(count):
+    destroy_lab()
+    sh("docker", "network", "create", "--label", LABEL, "--subnet", PREFIX + ".0/24", NETWORK)
+    for name, address in ((ATTACKER, ATTACKER_ADDRESS), (CLIENT, PREFIX + ".20")):
+        sh("docker", "run", "-d", "--name", name, "--label", LABEL, "--network", NETWORK, "--ip", address,
+           "mmf2b-lab/target:bookworm", "sleep", "infinity")
+        sh("docker", "cp", os.path.join(ROOT, "bench", "loadgen.py"), name + ":/usr/local/bin/loadgen.py")
+    for i in range(1, count + 1):
+        sh("docker", "run", "-d", "--name", target_name(i), "--label", LABEL, "--network", NETWORK,
+           "--ip", target_address(i), *TARGET_RUN, "mmf2b-lab/target:trixie", "/lib/systemd/systemd")
+
+
+def destroy_lab():
+    names = sh("docker", "ps", "-aq", "--filter", "name=^mmf2b-bench-").split()
+    if names:
+        sh("docker", "rm", "-f", "-v", *names)
+    sh("docker", "network", "rm", NETWORK, check=False)
+
+
+def write_inventory(path, count):
+    hosts = "".join("        %s:\n" % target_name(i) for i in range(1, count + 1))
+    with open(path, "w") as inventory:
+        inventory.write(
+            "all:\n  vars:\n    ansible_connection: community.docker.docker\n"
+            "  children:\n    meshmonitor:\n      hosts:\n%s"
+            "      vars:\n        app_image: mmf2b-lab/meshmonitor-standin\n        app_image_pull: never\n"
+            # One address is banned again and again here: no repeat-offender jail.
+            "        jail_recidive_enabled: false\n" % hosts)
+
+
+def playbook(inventory, path):
+    """Run a playbook; return (seconds, total of changed= in its recap)."""
+    env = {**os.environ, "ANSIBLE_FORKS": "10", "ANSIBLE_FORCE_COLOR": "0"}
+    start = time.monotonic()
+    result = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, path)],
+                            capture_output=True, text=True, env=env, check=False)
+    elapsed = time.monotonic() - start
+    if result.returncode:
+        sys.exit("%s failed:\n%s" % (path, result.stdout[-3000:]))
+    return elapsed, sum(int(n) for n in re.findall(r"changed=(\d+)", result.stdout))
+
+
+def loadgen(container, *args):
+    return json.loads(sh("docker", "exec", container, "loadgen.py", *args))
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def bench_converge(inventory, count):
+    create_lab(count)
+    write_inventory(inventory, count)
+    playbook(inventory, "lab/prepare.yml")
+    first = playbook(inventory, "site.yml")
+    rerun = playbook(inventory, "site.yml")
+    return first, rerun
+
+
+def bench_latency(url):
+    trials = []
+    for _trial in range(TRIALS):
+        trials.append(loadgen(ATTACKER, "latency", url + "api/auth/login", str(MAXRETRY)))
+        sh("docker", "exec", target_name(1), "fail2ban-client", "set", "meshmonitor", "unbanip", ATTACKER_ADDRESS)
+        time.sleep(0.5)
+    return [t["latency"] for t in trials], [t["login_rtt"] for t in trials]
+
+
+def bench_flood(url):
+    baseline = [s[1] for s in loadgen(CLIENT, "poll", url, "5", "0.05")]
+    poller = subprocess.Popen(["docker", "exec", CLIENT, "loadgen.py", "poll", url, "12", "0.05"],
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    flood = loadgen(ATTACKER, "flood", url + "api/auth/login", "32", "10")
+    samples = json.loads(poller.communicate()[0])
+    sh("docker", "exec", target_name(1), "fail2ban-client", "set", "meshmonitor", "unbanip", ATTACKER_ADDRESS)
+    blocked = flood["blocked"] or float("inf")
+    during = [s[1] for s in samples if flood["started"] <= s[0] < blocked]
+    after = [s[1] for s in samples if s[0] >= blocked + 0.5]
+    return baseline, during, after, flood
+
+
+def ms(value):
+    return "%.1f" % (value * 1000)
+
+
+def main():
+    lines = ["## Lab: ban latency, flood, converge (bench/lab_bench.py)", "",
+             "Machine: %s, %d cores, Python %s; targets: Debian 13 containers with their own Docker engine"
+             % (platform.machine(), os.cpu_count() or 0, platform.python_version()), ""]
+    converges = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = os.path.join(tmp, "hosts.yml")
+        try:
+            for count in sorted(TARGET_COUNTS, reverse=True):
+                converges[count] = bench_converge(inventory, count)
+            # The lab is left with the smallest count; the first target takes the attacks.
+            url = "http://%s:8080/" % target_address(1)
+            latencies, rtts = bench_latency(url)
+            baseline, during, after, flood = bench_flood(url)
+        finally:
+            destroy_lab()
+
+    rtt = statistics.median(rtts)
+    lines += ["### Ban latency (%d trials, maxretry %d)" % (TRIALS, MAXRETRY), "",
+              "From the answer to the attacker's maxretry-th failed login to its first dropped connection.", "",
+              "| figure | ms | ratio to one failed-login round trip |", "|---|---:|---:|",
+              "| failed-login round trip (baseline, median) | %s | 1.0x |" % ms(rtt)]
+    for name, value in (("p50", statistics.median(latencies)), ("p95", percentile(latencies, 0.95)),
+                        ("max", max(latencies))):
+        lines.append("| ban latency %s | %s | %.1fx |" % (name, ms(value), value / rtt))
+    lines += ["", "p95 under 0.5 s: %s" % ("yes" if percentile(latencies, 0.95) < 0.5 else "NO"), ""]
+
+    blocked_after = (flood["blocked"] - flood["started"]) if flood["blocked"] else None
+    lines += ["### Flood (32 parallel connections of failed logins; legit client polling every 50 ms)", "",
+              "Attacker: %d requests, dropped %s after the flood began."
+              % (flood["requests"], "%.2f s" % blocked_after if blocked_after is not None else "NEVER"), "",
+              "| legit client | samples | p50 ms | p99 ms | p50 ratio | p99 ratio |", "|---|---:|---:|---:|---:|---:|"]
+    base50, base99 = statistics.median(baseline), percentile(baseline, 0.99)
+    for name, values in (("no flood (baseline)", baseline), ("during the flood", during),
+                         ("once the attacker is dropped", after)):
+        answered = [v for v in values if v is not None]
+        if not answered:
+            lines.append("| %s | 0 | - | - | - | - |" % name)
+            continue
+        p50, p99 = statistics.median(answered), percentile(answered, 0.99)
+        lines.append("| %s | %d | %s | %s | %.1fx | %.1fx |"
+                     % (name, len(values), ms(p50), ms(p99), p50 / base50, p99 / base99))
+    answered_after = [v for v in after if v is not None]
+    lines += ["", "Dropped within 2 s: %s; legit p99 back within 2x of baseline once dropped: %s" % (
+        "yes" if blocked_after is not None and blocked_after < 2 else "NO",
+        "yes" if answered_after and percentile(answered_after, 0.99) <= 2 * base99 else "NO"), ""]
+
+    one_first = converges[min(converges)][0][0]
+    lines += ["### Converge (site.yml, targets in parallel, %d forks)" % 10, "",
+              "| targets | first run (s) | ratio | re-run (s) | ratio | re-run changed | re-run / first |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for count in sorted(converges):
+        (first, _first_changed), (rerun, changed) = converges[count]
+        lines.append("| %d | %.1f | %.2fx | %.1f | %.2fx | %d | %.2f |" % (
+            count, first, first / one_first, rerun, rerun / one_first, changed, rerun / first))
+    (first, _first_changed), (rerun, changed) = converges[min(converges)]
+    lines += ["", "One target: re-run changed=0 and at most a quarter of the first run: %s" % (
+        "yes" if changed == 0 and rerun <= first / 4 else "NO (changed=%d, %.2f)" % (changed, rerun / first))]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
