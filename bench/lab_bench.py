@@ -132,38 +132,25 @@ def ms(value):
     return "%.1f" % (value * 1000)
 
 
-def main():
-    lines = ["## Lab: ban latency, flood, converge (bench/lab_bench.py)", "",
-             "Machine: %s, %d cores, Python %s; targets: Debian 13 containers with their own Docker engine"
-             % (platform.machine(), os.cpu_count() or 0, platform.python_version()), ""]
-    converges = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        inventory = os.path.join(tmp, "hosts.yml")
-        try:
-            for count in sorted(TARGET_COUNTS, reverse=True):
-                converges[count] = bench_converge(inventory, count)
-            # The lab is left with the smallest count; the first target takes the attacks.
-            url = "http://%s:8080/" % target_address(1)
-            latencies, rtts = bench_latency(url)
-            baseline, during, after, flood = bench_flood(url)
-        finally:
-            destroy_lab()
-
+def report_latency(latencies, rtts):
     rtt = statistics.median(rtts)
-    lines += ["### Ban latency (%d trials, maxretry %d)" % (TRIALS, MAXRETRY), "",
-              "From the answer to the attacker's maxretry-th failed login to its first dropped connection.", "",
-              "| figure | ms | ratio to one failed-login round trip |", "|---|---:|---:|",
-              "| failed-login round trip (baseline, median) | %s | 1.0x |" % ms(rtt)]
+    lines = ["### Ban latency (%d trials, maxretry %d)" % (TRIALS, MAXRETRY), "",
+             "From the answer to the attacker's maxretry-th failed login to its first dropped connection.", "",
+             "| figure | ms | ratio to one failed-login round trip |", "|---|---:|---:|",
+             "| failed-login round trip (baseline, median) | %s | 1.0x |" % ms(rtt)]
     for name, value in (("p50", statistics.median(latencies)), ("p95", percentile(latencies, 0.95)),
                         ("max", max(latencies))):
         lines.append("| ban latency %s | %s | %.1fx |" % (name, ms(value), value / rtt))
     lines += ["", "p95 under 0.5 s: %s" % ("yes" if percentile(latencies, 0.95) < 0.5 else "NO"), ""]
+    return lines
 
+
+def report_flood(baseline, during, after, flood):
     blocked_after = (flood["blocked"] - flood["started"]) if flood["blocked"] else None
-    lines += ["### Flood (32 parallel connections of failed logins; legit client polling every 50 ms)", "",
-              "Attacker: %d requests, dropped %s after the flood began."
-              % (flood["requests"], "%.2f s" % blocked_after if blocked_after is not None else "NEVER"), "",
-              "| legit client | samples | p50 ms | p99 ms | p50 ratio | p99 ratio |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["### Flood (32 parallel connections of failed logins; legit client polling every 50 ms)", "",
+             "Attacker: %d requests, dropped %s after the flood began."
+             % (flood["requests"], "%.2f s" % blocked_after if blocked_after is not None else "NEVER"), "",
+             "| legit client | samples | p50 ms | p99 ms | p50 ratio | p99 ratio |", "|---|---:|---:|---:|---:|---:|"]
     base50, base99 = statistics.median(baseline), percentile(baseline, 0.99)
     for name, values in (("no flood (baseline)", baseline), ("during the flood", during),
                          ("once the attacker is dropped", after)):
@@ -178,11 +165,14 @@ def main():
     lines += ["", "Dropped within 2 s: %s; legit p99 back within 2x of baseline once dropped: %s" % (
         "yes" if blocked_after is not None and blocked_after < 2 else "NO",
         "yes" if answered_after and percentile(answered_after, 0.99) <= 2 * base99 else "NO"), ""]
+    return lines
 
+
+def report_converges(converges):
     one_first = converges[min(converges)][0][0]
-    lines += ["### Converge (site.yml, targets in parallel, %d forks)" % 10, "",
-              "| targets | first run (s) | ratio | re-run (s) | ratio | re-run changed | re-run / first |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["### Converge (site.yml, targets in parallel, 10 forks)", "",
+             "| targets | first run (s) | ratio | re-run (s) | ratio | re-run changed | re-run / first |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for count in sorted(converges):
         (first, _first_changed), (rerun, changed) = converges[count]
         lines.append("| %d | %.1f | %.2fx | %.1f | %.2fx | %d | %.2f |" % (
@@ -190,7 +180,45 @@ def main():
     (first, _first_changed), (rerun, changed) = converges[min(converges)]
     lines += ["", "One target: re-run changed=0 and at most a quarter of the first run: %s" % (
         "yes" if changed == 0 and rerun <= first / 4 else "NO (changed=%d, %.2f)" % (changed, rerun / first))]
-    print("\n".join(lines))
+    return lines
+
+
+def emit(lines):
+    print("\n".join(lines), flush=True)
+
+
+def measured(name, function, *args):
+    """Run one measurement; a failure is reported in the results, not lost with the rest."""
+    try:
+        return function(*args)
+    except subprocess.CalledProcessError as exc:
+        emit(["### %s: FAILED" % name, "", "`%s`: %s" % (" ".join(exc.cmd), (exc.stderr or exc.stdout).strip()), ""])
+        return None
+
+
+def main():
+    emit(["## Lab: ban latency, flood, converge (bench/lab_bench.py)", "",
+          "Machine: %s, %d cores, Python %s; targets: Debian 13 containers with their own Docker engine"
+          % (platform.machine(), os.cpu_count() or 0, platform.python_version()), ""])
+    counts = sorted(TARGET_COUNTS)
+    converges = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = os.path.join(tmp, "hosts.yml")
+        try:
+            converges[counts[0]] = bench_converge(inventory, counts[0])
+            # The first target of the smallest lab takes the attacks.
+            url = "http://%s:8080/" % target_address(1)
+            latency = measured("Ban latency", bench_latency, url)
+            if latency:
+                emit(report_latency(*latency))
+            flood = measured("Flood", bench_flood, url)
+            if flood:
+                emit(report_flood(*flood))
+            for count in counts[1:]:
+                converges[count] = bench_converge(inventory, count)
+        finally:
+            destroy_lab()
+    emit(report_converges(converges))
     return 0
 
 
