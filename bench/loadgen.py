@@ -42,8 +42,22 @@ def failed_login(host, port, path):
         conn.close()
 
 
+def wait_until_served(host, port, within=30):
+    """The previous trial's ban may still be lifting: start once a connection gets through."""
+    end = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=DROPPED).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise SystemExit("still dropped after %d s" % within)
+            time.sleep(0.1)
+
+
 def latency(url, maxretry):
     host, port, path = split(url)
+    wait_until_served(host, port)
     rtts = []
     for _attempt in range(maxretry):
         start = time.monotonic()
