@@ -43,10 +43,11 @@ sanity: checkout
 units: checkout
 	cd $(CHECKOUT) && ansible-test units --venv --python 3.11 --requirements
 
-# The filter's samples through real fail2ban-regex, and the roles' documentation agreeing
-# with their defaults (plugin unit tests run under `make units`).
+# The filter's samples through real fail2ban-regex, the roles' documentation agreeing with
+# their defaults, and the built tarball installed and used by FQCN (plugin unit tests run under
+# `make units`).
 pytest:
-	python -m pytest -q tests/filter tests/roles
+	python -m pytest -q tests/filter tests/roles tests/collection
 
 molecule: images
 	for s in $(SCENARIOS); do molecule test -s $$s; done

@@ -66,13 +66,18 @@ def filter_arg(opts):
     return "%s[%s]" % (FILTER, ", ".join('%s="%s"' % item for item in opts.items()))
 
 
-def run_regex(line, opts, *extra):
+def run_regex_with(command, line, filter_spec, *extra):
+    """fail2ban-regex's output for one line (or a log file) and a filter, in UTC."""
     result = subprocess.run(
-        fail2ban_regex_command() + list(extra) + [line, filter_arg(opts)],
+        command + list(extra) + [line, filter_spec],
         capture_output=True, text=True, env={**os.environ, "TZ": "UTC"}, check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def run_regex(line, opts, *extra):
+    return run_regex_with(fail2ban_regex_command(), line, filter_arg(opts), *extra)
 
 
 CASES = list(parse_samples(SAMPLES))
