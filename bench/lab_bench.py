@@ -234,8 +234,8 @@ def report_converges(fresh, converges):
     one_first = converges[min(converges)][0][0]
     lines += ["Targets in parallel that already run Docker with the image (the first converge of one target is "
               "the baseline):", "",
-             "| targets | first run (s) | ratio | re-run (s) | ratio | re-run changed | re-run / first |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+              "| targets | first run (s) | ratio | re-run (s) | ratio | re-run changed | re-run / first |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
     for count in sorted(converges):
         (first, _first_changed), (rerun, changed) = converges[count]
         lines.append("| %d | %.1f | %.2fx | %.1f | %.2fx | %d | %.2f |" % (
