@@ -220,11 +220,11 @@ def report_flood(baseline, during, after, flood):
 def report_converges(fresh, converges):
     lines = ["### Converge (site.yml, 10 forks)", ""]
     if fresh:
-        (first, _first_changed), (rerun, changed) = fresh
+        (first, first_changed), (rerun, changed) = fresh
         lines += ["One fresh Debian 13 host (the role installs Docker, compose v2 and fail2ban; the image, which a "
                   "real host pulls, is already there):", "",
                   "| run | seconds | ratio | changed |", "|---|---:|---:|---:|",
-                  "| first run (baseline) | %.1f | 1.00x | %d |" % (first, _first_changed),
+                  "| first run (baseline) | %.1f | 1.00x | %d |" % (first, first_changed),
                   "| re-run | %.1f | %.2fx | %d |" % (rerun, rerun / first, changed), "",
                   "Re-run changed=0 and at most a quarter of the first run: %s" % (
                       "yes (%.2f)" % (rerun / first) if changed == 0 and rerun <= first / 4
