@@ -76,7 +76,7 @@ def test_names_kept_lowercase_without_trailing_dot():
 @pytest.mark.parametrize("bad", ["300.1.1.1", "192.0.2.1/33", "host!", "-bad.example", "1.2.3", "10.0.0.0/x",
                                  "2001:db8:::1", "exa_mple.org"])
 def test_unparseable_entry_named_in_error(bad):
-    with pytest.raises(AnsibleFilterError, match="ignoreip: '%s' is neither" % re.escape(bad)):
+    with pytest.raises(AnsibleFilterError, match="ignoreip: the whitelist entry '%s' is neither" % re.escape(bad)):
         ignoreip([bad])
 
 
@@ -125,3 +125,48 @@ def test_adjacent_hosts_make_the_smallest_networks():
 def test_overlapping_and_touching_networks_merge():
     assert ignoreip(["10.0.0.0/25", "10.0.0.64/26", "10.0.0.128/25", "10.0.1.0/24"], loopback=False) == [
         "10.0.0.0/23"]
+
+
+@pytest.mark.parametrize("halves, family", [
+    (["0.0.0.0/1", "128.0.0.0/1"], 4),
+    (["::/1", "8000::/1"], 6),
+    (["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1", "10.0.0.0/8"], 4),
+])
+def test_whole_family_in_pieces_refused_naming_the_pieces(halves, family):
+    with pytest.raises(AnsibleFilterError, match="together cover every IPv%d address" % family) as caught:
+        ignoreip(halves)
+    message = str(caught.value)
+    widest = [h for h in halves if h != "10.0.0.0/8"]
+    assert all(repr(h) in message for h in widest)
+    assert "10.0.0.0/8" not in message
+
+
+def test_whole_family_in_pieces_allowed_on_request():
+    assert ignoreip(["0.0.0.0/1", "128.0.0.0/1"], allow_any=True, loopback=False) == ["0.0.0.0/0"]
+
+
+def test_nearly_whole_family_accepted():
+    assert ignoreip(["0.0.0.0/1", "128.0.0.0/2"], loopback=False) == ["0.0.0.0/1", "128.0.0.0/2"]
+
+
+@pytest.mark.parametrize("keyword, expected", [
+    ("loopback", ["127.0.0.0/8", "::1"]),
+    ("LinkLocal", ["169.254.0.0/16", "fe80::/10"]),
+    ("uniquelocal", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]),
+])
+def test_express_range_names_expanded_not_taken_as_hosts(keyword, expected):
+    assert ignoreip([keyword], loopback=False) == expected
+
+
+def test_trust_proxy_value_passed_as_is():
+    assert ignoreip("loopback, 203.0.113.0/24", loopback=False) == ["127.0.0.0/8", "203.0.113.0/24", "::1"]
+
+
+def test_errors_name_the_list_and_the_entry_as_written():
+    with pytest.raises(AnsibleFilterError, match=r"jail_trusted_proxies entry '::ffff:300\.0\.0\.1' is neither"):
+        ignoreip(["192.0.2.1"], ["::ffff:300.0.0.1"], labels=["jail_ignoreip", "jail_trusted_proxies"])
+    with pytest.raises(AnsibleFilterError, match=r"jail_ignoreip entry '192\.168\.1\.5/24' has host bits"):
+        ignoreip(["192.168.1.5/24"], labels=["jail_ignoreip"])
+    with pytest.raises(AnsibleFilterError, match=r"jail_ignoreip entry '::ffff:0\.0\.0\.0/97' and jail_ignoreip "
+                                                 r"entry '128\.0\.0\.0/1' together cover"):
+        ignoreip(["::ffff:0.0.0.0/97", "128.0.0.0/1"], labels=["jail_ignoreip"])
