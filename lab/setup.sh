@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . lab/lib.sh
 
-packages=(docker.io debootstrap python3-venv python3-pip nodejs npm curl git make ca-certificates)
+packages=(docker.io debootstrap python3-venv python3-pip nodejs npm curl git make ca-certificates openssh-client)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # nodejs may come from elsewhere on the machine; any working npm will do.

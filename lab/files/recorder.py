@@ -4,14 +4,52 @@
   recorder.py PORT LOG MODEFILE
 Each request is appended to LOG as {"method", "path", "headers", "form", "body"}. MODEFILE holds
 the mode: "ok" (answer 200), "fail" (answer 500), "slow" (wait 5 s, then 200).
+Cloudflare's IP Access Rules (paths ending in /firewall/access_rules/rules) keep state as the real
+API does: POST creates a rule and answers its id, GET lists the rules matching the query
+(configuration.value, mode, notes contained), DELETE .../rules/ID removes one. The rules in force
+are written to LOG.rules after each change, one JSON list of {"id", "value", "notes"}.
 """
 import json
 import sys
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT, LOG, MODEFILE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+RULES_PATH = "/firewall/access_rules/rules"
+rules = {}
+
+
+def save_rules():
+    with open(LOG + ".rules", "w") as state:
+        json.dump(list(rules.values()), state)
+
+
+def cloudflare(method, path, body):
+    """The answer of Cloudflare's access rules endpoint, changing the rules as it would."""
+    parts = urllib.parse.urlsplit(path)
+    if method == "POST" and parts.path.endswith(RULES_PATH):
+        data = json.loads(body)
+        rule = {"id": uuid.uuid4().hex, "value": data["configuration"]["value"],
+                "mode": data["mode"], "notes": data.get("notes", "")}
+        rules[rule["id"]] = rule
+        save_rules()
+        return {"success": True, "result": rule}
+    if method == "GET" and parts.path.endswith(RULES_PATH):
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        found = [rule for rule in rules.values()
+                 if rule["value"] == query.get("configuration.value", rule["value"])
+                 and rule["mode"] == query.get("mode", rule["mode"])
+                 and query.get("notes", "").lower() in rule["notes"].lower()]
+        return {"success": True, "result": found}
+    if method == "DELETE" and RULES_PATH + "/" in parts.path:
+        rule_id = parts.path.rsplit("/", 1)[1]
+        if rules.pop(rule_id, None) is None:
+            return None
+        save_rules()
+        return {"success": True, "result": {"id": rule_id}}
+    return None
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -27,10 +65,17 @@ class Recorder(BaseHTTPRequestHandler):
             mode = "ok"
         if mode == "slow":
             time.sleep(5)
-        self.send_response(500 if mode == "fail" else 200)
+        answer, status = {"data": {}, "result": []}, 200
+        if mode == "fail":
+            status = 500
+        elif RULES_PATH in self.path:
+            answer = cloudflare(self.command, self.path, body)
+            if answer is None:
+                answer, status = {"success": False, "errors": [{"message": "not found"}]}, 404
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(b'{"data": {}, "result": []}')
+        self.wfile.write(json.dumps(answer).encode())
 
     do_GET = do_DELETE = do_POST
 

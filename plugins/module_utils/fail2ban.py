@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import ipaddress
 import re
+import time
 
 UNKNOWN_JAIL = re.compile(r"jail '([^']*)' does not exist")
 STATUS_FIELD = re.compile(r"^[\s|`-]*([A-Za-z][A-Za-z ]*):\s*(.*)$")
@@ -82,6 +83,53 @@ def parse_bans_with_time(text):
             bans.append({"ip": match.group("ip"), "start": match.group("start"),
                          "bantime": int(match.group("bantime")), "end": match.group("end")})
     return bans
+
+
+def ban_end_epoch(ban, mktime=time.mktime):
+    """When a ban from parse_bans_with_time ends, in seconds since the epoch; -1 for a permanent ban.
+
+    fail2ban prints the start in the host's local time, which mktime reads (on the host itself).
+    """
+    if ban["bantime"] == -1:
+        return -1
+    return int(mktime(time.strptime(ban["start"], "%Y-%m-%d %H:%M:%S"))) + ban["bantime"]
+
+
+def merge_ban_ends(ends_per_host):
+    """{ip: end} maps from several hosts -> one map with each address's latest end (-1, permanent, wins)."""
+    merged = {}
+    for ends in ends_per_host:
+        for ip, end in ends.items():
+            end = int(end)
+            if ip not in merged or end == -1 or (merged[ip] != -1 and end > merged[ip]):
+                merged[ip] = end
+    return merged
+
+
+def plan_timed_bans(until, banned, now, ignoreip=None, minimum=2):
+    """Which addresses to ban for how long so each ban ends when until says: (by_bantime, skipped, expired).
+
+    until: {ip: end in seconds since the epoch, or -1 for permanent}. Addresses already banned (in
+    banned, any jail that keeps them out) are left alone, so repeated runs settle; those ignoreip covers
+    are skipped (with the covering entry); those with less than minimum seconds left are expired.
+    by_bantime: {seconds: [ips]}, each address under the time it has left (-1: permanent), in address order.
+    """
+    banned_set = set(banned)
+    by_bantime, skipped, expired = {}, [], []
+    for ip in sorted(until, key=lambda text: (ipaddress.ip_address(text).version, ipaddress.ip_address(text))):
+        if ip in banned_set:
+            continue
+        entry = covering_entry(ip, ignoreip or [])
+        if entry is not None:
+            skipped.append({"ip": ip, "ignoreip": entry})
+            continue
+        end = int(until[ip])
+        left = -1 if end == -1 else end - int(now)
+        if left != -1 and left < minimum:
+            expired.append(ip)
+            continue
+        by_bantime.setdefault(left, []).append(ip)
+    return by_bantime, skipped, expired
 
 
 def normalize_addresses(values):
@@ -177,6 +225,20 @@ class Fail2banClient:
 
     def ban(self, jail, addresses):
         self.run("set", jail, "banip", *addresses)
+
+    def ban_for(self, jail, addresses, seconds):
+        """Ban addresses for seconds (-1: for good) in a jail without bantime.increment.
+
+        fail2ban-client has no per-ban duration. A ban made while the jail's bantime is N lasts N, but
+        only as long as the jail's bantime stays N: a ticket without a duration of its own is measured
+        against the current one. Banning the same addresses a second time, a moment later, makes
+        fail2ban prolong each ticket to end N seconds after that moment, and writes N (plus that moment)
+        into the ticket itself: later bantime changes no longer touch it.
+        """
+        self.run("set", jail, "bantime", str(seconds))
+        self.run("set", jail, "banip", *addresses)
+        if seconds != -1:
+            self.run("set", jail, "banip", *addresses)
 
     def unban(self, jail, addresses):
         self.run("set", jail, "unbanip", *addresses)

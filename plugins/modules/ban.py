@@ -18,18 +18,36 @@ description:
     C(::ffff:a.b.c.d) is treated as C(a.b.c.d), as fail2ban does.
   - By default an address that the jail's C(ignoreip) covers is not banned but reported in RV(covered_by_ignoreip), so a
     fleet-wide ban can never lock out a host's own whitelist (the operator, a proxy).
-  - A ban made here lasts the jail's C(bantime) and is kept by fail2ban's database across restarts.
+  - A ban made here lasts the jail's C(bantime), or until the time O(until) gives, and is kept by fail2ban's database
+    across restarts.
 options:
   jail:
     description: Name of the jail, as in C(fail2ban-client status).
     type: str
     default: meshmonitor
   ip:
-    description: One address or a list of IPv4/IPv6 addresses.
+    description:
+      - One address or a list of IPv4/IPv6 addresses.
+      - Required unless O(until) gives the addresses.
     type: list
     elements: str
-    required: true
     aliases: [ips, address]
+  until:
+    description:
+      - Ban each address of this mapping until the time it gives, in seconds since the epoch (V(-1) for good), instead
+        of for the jail's C(bantime). Addresses whose time has passed are skipped and listed in RV(expired).
+      - A list of such mappings (one per host, say) is merged first, each address keeping its latest end.
+      - Meant for bans copied from another host (see the C(meshmonitor.fail2ban.sync_bans) playbook), so a copy ends when
+        its origin does. The jail must not use C(bantime.increment); the jail's C(bantime) is changed at run time.
+      - An address already banned (here or in O(also_banned_in)) is left as it is, so repeated runs settle.
+    type: raw
+  also_banned_in:
+    description:
+      - Other jails whose bans count as banned here with O(until), such as the jail the bans came from.
+      - Jails that are not running are ignored.
+    type: list
+    elements: str
+    default: []
   state:
     description: V(present) bans the addresses, V(absent) lifts their bans.
     type: str
@@ -74,6 +92,13 @@ EXAMPLES = r"""
     exclusive: true
   become: true
 
+- name: Copy bans from elsewhere, each ending when its origin's does
+  meshmonitor.fail2ban.ban:
+    jail: meshmonitor-sync
+    until: {203.0.113.7: 1795000000, "2001:db8::7": 1795003600}
+    also_banned_in: [meshmonitor, meshmonitor-recidive, meshmonitor-permanent]
+  become: true
+
 - name: Lift two bans
   meshmonitor.fail2ban.ban:
     jail: meshmonitor
@@ -99,6 +124,16 @@ removed:
   returned: success
   type: list
   elements: str
+bantimes:
+  description: With O(until), the seconds each newly banned address was banned for (V(-1) for good).
+  returned: success
+  type: dict
+  sample: {203.0.113.7: 3412}
+expired:
+  description: With O(until), addresses not banned because their time had passed.
+  returned: success
+  type: list
+  elements: str
 covered_by_ignoreip:
   description: Addresses not banned because the jail's C(ignoreip) covers them, with the covering entry.
   returned: success
@@ -107,13 +142,55 @@ covered_by_ignoreip:
   sample: [{ip: 10.0.0.5, ignoreip: 10.0.0.0/8}]
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
-    Fail2banClient, Fail2banError, normalize_addresses, plan_bans)
+    Fail2banClient, Fail2banError, merge_ban_ends, normalize_addresses, plan_bans, plan_timed_bans)
+
+
+def run_timed(module, client, now=None):
+    """until: ban each address for the time it has left, unless it is banned here or in also_banned_in."""
+    params = module.params
+    try:
+        # Each address as fail2ban stores it; the latest end wins when two spellings meet.
+        mappings = params["until"] if isinstance(params["until"], list) else [params["until"]]
+        if not all(isinstance(mapping, dict) for mapping in mappings):
+            raise ValueError("a mapping, or a list of mappings, is needed")
+        until = merge_ban_ends([{normalize_addresses([ip])[0]: int(end)}
+                                for mapping in mappings for ip, end in mapping.items()])
+    except (TypeError, ValueError) as exc:
+        module.fail_json(msg="until: %s (addresses mapped to seconds since the epoch, or -1)" % exc)
+    addresses = list(until)
+    jail = params["jail"]
+    try:
+        before = client.banned(jail)
+        running = client.jails()
+        elsewhere = [ip for other in params["also_banned_in"] if other in running for ip in client.banned(other)]
+        ignoreip = client.ignoreip(jail) if params["respect_ignoreip"] else []
+        by_bantime, skipped, expired = plan_timed_bans(until, before + elsewhere, now or time.time(), ignoreip)
+        bantimes = dict((ip, seconds) for seconds, ips in by_bantime.items() for ip in ips)
+        if not module.check_mode:
+            for seconds, ips in sorted(by_bantime.items()):
+                client.ban_for(jail, ips, seconds)
+        added = sorted(bantimes, key=addresses.index)
+        after = client.banned(jail) if added and not module.check_mode else before + added
+    except Fail2banError as exc:
+        module.fail_json(msg=str(exc))
+    return {"changed": bool(added), "banned": after, "added": added, "removed": [], "bantimes": bantimes,
+            "expired": expired, "covered_by_ignoreip": skipped}, before
 
 
 def run_module(module, client):
     params = module.params
+    if params["until"] is not None:
+        result, before = run_timed(module, client)
+        jail = params["jail"]
+        if module._diff:
+            result["diff"] = {"before": "".join(ip + "\n" for ip in sorted(before)),
+                              "after": "".join(ip + "\n" for ip in sorted(result["banned"])),
+                              "before_header": "jail %s: banned" % jail, "after_header": "jail %s: banned" % jail}
+        module.exit_json(**result)
     try:
         wanted = normalize_addresses(params["ip"])
     except ValueError as exc:
@@ -150,11 +227,16 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "jail": {"type": "str", "default": "meshmonitor"},
-            "ip": {"type": "list", "elements": "str", "required": True, "aliases": ["ips", "address"]},
+            "ip": {"type": "list", "elements": "str", "aliases": ["ips", "address"]},
+            "until": {"type": "raw"},
+            "also_banned_in": {"type": "list", "elements": "str", "default": []},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "respect_ignoreip": {"type": "bool", "default": True},
             "exclusive": {"type": "bool", "default": False},
         },
+        required_one_of=[("ip", "until")],
+        mutually_exclusive=[("ip", "until")],
+        required_if=[("state", "absent", ("ip",))],
         supports_check_mode=True,
     )
     run_module(module, Fail2banClient(module))

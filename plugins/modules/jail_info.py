@@ -13,8 +13,9 @@ version_added: 0.1.0
 author: meshmonitor.fail2ban contributors (@meshmonitor-fail2ban)
 description:
   - Returns, for each running fail2ban jail (or the ones named), the failure and ban counters, the
-    banned addresses with their ban start, length and end as fail2ban knows them, the files it
-    watches and its C(ignoreip), as structured data. Read-only.
+    banned addresses with their ban start, length and end as fail2ban knows them (the end also in seconds since the
+    epoch, C(end_epoch), V(-1) for a permanent ban), the files it watches and its C(ignoreip), as structured data.
+    Read-only.
   - Uses C(fail2ban-client); lists come from its machine-readable output (Python literals).
 options:
   jail:
@@ -59,7 +60,8 @@ jails:
       currently_banned: 1
       total_banned: 3
       banned: [203.0.113.7]
-      bans: [{ip: 203.0.113.7, start: "2026-11-25 15:32:40", bantime: 3600, end: "2026-11-25 16:32:40"}]
+      bans: [{ip: 203.0.113.7, start: "2026-11-25 15:32:40", bantime: 3600, end: "2026-11-25 16:32:40",
+              end_epoch: 1795000000}]
       files: [/opt/meshmonitor/logs/access.log]
       ignoreip: [127.0.0.0/8, "::1"]
 version:
@@ -70,7 +72,8 @@ version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import Fail2banClient, Fail2banError
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
+    Fail2banClient, Fail2banError, ban_end_epoch)
 
 
 def run_module(module, client):
@@ -80,7 +83,7 @@ def run_module(module, client):
         for name in names:
             info = client.status(name)
             info["banned"] = client.banned(name)
-            info["bans"] = client.bans_with_time(name)
+            info["bans"] = [dict(ban, end_epoch=ban_end_epoch(ban)) for ban in client.bans_with_time(name)]
             info["ignoreip"] = client.ignoreip(name)
             jails[name] = info
         version = client.run("--version").strip().split()[-1].lstrip("v")

@@ -1,5 +1,5 @@
 """filter.d/meshmonitor-recidive.conf, through real fail2ban-regex: fail2ban's recidive filter
-counting other jails' bans but never a repeat-offender jail's own."""
+counting other jails' bans but never a repeat-offender jail's own, nor copies of other hosts' bans."""
 import shutil
 from pathlib import Path
 
@@ -33,6 +33,9 @@ def recidive_filter(tmp_path_factory):
     ("[sshd] Ban 198.51.100.78", True),
     ("[meshmonitor-recidive] Ban 198.51.100.77", False),
     ("[other-recidive] Ban 198.51.100.79", False),
+    # Copies of bans made on other hosts: counted where they began, not again here.
+    ("[meshmonitor-sync] Ban 198.51.100.80", False),
+    ("[meshmonitor-permanent] Ban 198.51.100.81", True),
     ("[meshmonitor] Restore Ban 198.51.100.77", False),
     ("[meshmonitor] Unban 198.51.100.77", False),
 ])

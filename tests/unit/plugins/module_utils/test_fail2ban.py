@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import calendar
+
 import pytest
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
-    Fail2banClient, Fail2banError, covering_entry, normalize_addresses, parse_bans_with_time,
-    parse_jail_list, parse_literal_list, parse_status, parse_tree_list, plan_bans)
+    Fail2banClient, Fail2banError, ban_end_epoch, covering_entry, merge_ban_ends, normalize_addresses,
+    parse_bans_with_time, parse_jail_list, parse_literal_list, parse_status, parse_tree_list, plan_bans,
+    plan_timed_bans)
 
 STATUS = """Status for the jail: meshmonitor
 |- Filter
@@ -123,3 +126,23 @@ def test_client_reports_other_failures():
     module = FakeModule({("status",): (255, "", "Failed to access socket path: /var/run/fail2ban/fail2ban.sock")})
     with pytest.raises(Fail2banError, match="socket path"):
         Fail2banClient(module).jails()
+
+
+def test_ban_end_in_epoch_seconds_read_as_local_time():
+    bans = parse_bans_with_time(WITH_TIME)
+    utc = calendar.timegm
+    assert ban_end_epoch(bans[0], mktime=utc) == utc((2026, 11, 25, 16, 32, 40, 0, 0, 0))
+    assert ban_end_epoch(bans[1], mktime=utc) == -1
+
+
+def test_merge_keeps_each_address_latest_end_and_permanent_wins():
+    assert merge_ban_ends([{"192.0.2.1": 100, "192.0.2.2": -1}, {"192.0.2.1": 300, "192.0.2.2": 500},
+                           {"192.0.2.3": 7}]) == {"192.0.2.1": 300, "192.0.2.2": -1, "192.0.2.3": 7}
+
+
+def test_plan_timed_bans_groups_by_time_left_in_address_order():
+    by_bantime, skipped, expired = plan_timed_bans(
+        {"2001:db8::1": 1600, "192.0.2.10": 1600, "192.0.2.9": 1100, "192.0.2.8": -1, "192.0.2.7": 1001,
+         "192.0.2.6": 5000}, banned=["192.0.2.6"], now=1000.0)
+    assert by_bantime == {600: ["192.0.2.10", "2001:db8::1"], 100: ["192.0.2.9"], -1: ["192.0.2.8"]}
+    assert expired == ["192.0.2.7"] and skipped == []

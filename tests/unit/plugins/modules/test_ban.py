@@ -21,7 +21,8 @@ class Fail(Exception):
 
 class FakeModule:
     def __init__(self, check_mode=False, diff=False, **params):
-        self.params = {"jail": "meshmonitor", "state": "present", "respect_ignoreip": True, "exclusive": False}
+        self.params = {"jail": "meshmonitor", "state": "present", "respect_ignoreip": True, "exclusive": False,
+                       "ip": None, "until": None, "also_banned_in": []}
         self.params.update(params)
         self.check_mode, self._diff = check_mode, diff
 
@@ -119,3 +120,89 @@ def test_exclusive_with_an_empty_list_lifts_everything():
     jail = FakeJail(banned=["1.2.3.4"])
     kind, result = run(jail, ip=[], exclusive=True)
     assert result["removed"] == ["1.2.3.4"] and jail.state == []
+
+
+class FakeFleetHost:
+    """Several jails, as fail2ban-client shows them; ban_for records the durations asked for."""
+
+    def __init__(self, jails, ignoreip=("127.0.0.0/8", "::1")):
+        self.state, self.ignore, self.sent = {name: list(ips) for name, ips in jails.items()}, list(ignoreip), []
+
+    def jails(self):
+        return list(self.state)
+
+    def banned(self, jail):
+        if jail not in self.state:
+            raise Fail2banError("fail2ban has no jail named %r" % jail)
+        return list(self.state[jail])
+
+    def ignoreip(self, jail):
+        return list(self.ignore)
+
+    def ban_for(self, jail, addresses, seconds):
+        self.sent.append((jail, addresses, seconds))
+        self.state[jail] += addresses
+
+
+NOW = 1_800_000_000
+
+
+def run_timed(host, monkeypatch, **kwargs):
+    monkeypatch.setattr(ban.time, "time", lambda: NOW + 0.4)
+    return run(host, jail="meshmonitor-sync", **kwargs)
+
+
+def test_copies_end_when_their_origin_does(monkeypatch):
+    host = FakeFleetHost({"meshmonitor": [], "meshmonitor-sync": []})
+    kind, result = run_timed(host, monkeypatch, until={"203.0.113.7": NOW + 600, "198.51.100.9": NOW + 90,
+                                                       "::ffff:192.0.2.5": NOW + 600})
+    assert kind is Exit and result["changed"]
+    assert host.sent == [("meshmonitor-sync", ["198.51.100.9"], 90),
+                         ("meshmonitor-sync", ["192.0.2.5", "203.0.113.7"], 600)]
+    assert result["bantimes"] == {"198.51.100.9": 90, "192.0.2.5": 600, "203.0.113.7": 600}
+
+
+def test_repeated_runs_settle(monkeypatch):
+    host = FakeFleetHost({"meshmonitor": [], "meshmonitor-sync": []})
+    until = {"203.0.113.7": NOW + 600}
+    run_timed(host, monkeypatch, until=until)
+    kind, result = run_timed(host, monkeypatch, until=until)
+    assert kind is Exit and not result["changed"] and result["added"] == []
+    assert len(host.sent) == 1
+
+
+def test_banned_in_another_jail_counts_as_banned(monkeypatch):
+    # The host where the ban began, or its repeat-offender jail: no copy over the original.
+    host = FakeFleetHost({"meshmonitor": ["203.0.113.7"], "meshmonitor-recidive": ["198.51.100.9"],
+                          "meshmonitor-sync": []})
+    kind, result = run_timed(host, monkeypatch, until={"203.0.113.7": NOW + 600, "198.51.100.9": NOW + 600},
+                             also_banned_in=["meshmonitor", "meshmonitor-recidive", "meshmonitor-permanent"])
+    assert kind is Exit and not result["changed"] and host.sent == []
+
+
+def test_expired_and_whitelisted_are_not_banned(monkeypatch):
+    host = FakeFleetHost({"meshmonitor-sync": []}, ignoreip=("127.0.0.0/8", "198.51.100.0/24"))
+    kind, result = run_timed(host, monkeypatch, until={"203.0.113.7": NOW - 5, "203.0.113.8": NOW + 1,
+                                                       "198.51.100.7": NOW + 600, "192.0.2.1": -1})
+    assert kind is Exit
+    assert result["expired"] == ["203.0.113.7", "203.0.113.8"]
+    assert result["covered_by_ignoreip"] == [{"ip": "198.51.100.7", "ignoreip": "198.51.100.0/24"}]
+    assert host.sent == [("meshmonitor-sync", ["192.0.2.1"], -1)]
+
+
+def test_timed_check_mode_bans_nothing(monkeypatch):
+    host = FakeFleetHost({"meshmonitor-sync": []})
+    kind, result = run_timed(host, monkeypatch, check_mode=True, until={"203.0.113.7": NOW + 600})
+    assert kind is Exit and result["changed"] and result["added"] == ["203.0.113.7"] and host.sent == []
+
+
+def test_lists_of_mappings_merge_to_the_latest_end(monkeypatch):
+    host = FakeFleetHost({"meshmonitor-sync": []})
+    kind, result = run_timed(host, monkeypatch, until=[{"203.0.113.7": NOW + 60}, {}, {"::ffff:203.0.113.7": NOW + 600}])
+    assert kind is Exit and result["bantimes"] == {"203.0.113.7": 600}
+
+
+@pytest.mark.parametrize("until", [{"203.0.113.7": "soon"}, {"host.example": NOW}, ["203.0.113.7"], "203.0.113.7"])
+def test_timed_bad_input_names_the_option(monkeypatch, until):
+    kind, result = run_timed(FakeFleetHost({"meshmonitor-sync": []}), monkeypatch, until=until)
+    assert kind is Fail and result["msg"].startswith("until:")
