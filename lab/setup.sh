@@ -20,15 +20,16 @@ fi
 
 start_docker
 
-if [ ! -x .venv/bin/ansible-playbook ] || ! cmp -s requirements.txt .venv/requirements.txt; then
-  log "creating .venv from requirements.txt"
+# The lab and the tests need requirements-dev.txt, which includes the runtime requirements.txt.
+if [ ! -x .venv/bin/ansible-playbook ] || ! cat requirements.txt requirements-dev.txt | cmp -s - .venv/requirements.txt; then
+  log "creating .venv from requirements-dev.txt"
   mkdir -p .cache
   # Debian's own Python (3.11 on Debian 12), whatever else is first on PATH.
   /usr/bin/python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip >.cache/pip.log 2>&1 || { cat .cache/pip.log; exit 1; }
-  .venv/bin/pip install -q -r requirements.txt >.cache/pip.log 2>&1 || { cat .cache/pip.log; exit 1; }
+  .venv/bin/pip install -q -r requirements-dev.txt >.cache/pip.log 2>&1 || { cat .cache/pip.log; exit 1; }
   .venv/bin/ansible-playbook --version >/dev/null
-  cp requirements.txt .venv/requirements.txt
+  cat requirements.txt requirements-dev.txt > .venv/requirements.txt
 fi
 
 # fail2ban-regex for the filter tests, from Debian's own package, unpacked (no daemon on this machine).
