@@ -27,7 +27,7 @@ def installed(tmp_path_factory):
     """(tarball, environment whose collection path holds only the installed copy)."""
     tmp = tmp_path_factory.mktemp("collection")
     collections = tmp / "collections"
-    # Not the checkout's ansible.cfg (it links the checkout in as the collection): an empty one.
+    # Not the lab's settings (lab/ansible.cfg links the checkout in as the collection): an empty one.
     config = tmp / "ansible.cfg"
     config.write_text("[defaults]\n")
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_CONFIG": str(config),
