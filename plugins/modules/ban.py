@@ -149,7 +149,14 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban impo
     Fail2banClient, Fail2banError, merge_ban_ends, normalize_addresses, plan_bans, plan_timed_bans)
 
 
-def run_timed(module, client, now=None):
+def ban_list_diff(jail, before, after):
+    """The jail's ban list before and after, as Ansible's --diff shows it."""
+    return {"before": "".join(ip + "\n" for ip in sorted(before)),
+            "after": "".join(ip + "\n" for ip in sorted(after)),
+            "before_header": "jail %s: banned" % jail, "after_header": "jail %s: banned" % jail}
+
+
+def run_timed(module, client):
     """until: ban each address for the time it has left, unless it is banned here or in also_banned_in."""
     params = module.params
     try:
@@ -168,7 +175,7 @@ def run_timed(module, client, now=None):
         running = client.jails()
         elsewhere = [ip for other in params["also_banned_in"] if other in running for ip in client.banned(other)]
         ignoreip = client.ignoreip(jail) if params["respect_ignoreip"] else []
-        by_bantime, skipped, expired = plan_timed_bans(until, before + elsewhere, now or time.time(), ignoreip)
+        by_bantime, skipped, expired = plan_timed_bans(until, before + elsewhere, time.time(), ignoreip)
         bantimes = dict((ip, seconds) for seconds, ips in by_bantime.items() for ip in ips)
         if not module.check_mode:
             for seconds, ips in sorted(by_bantime.items()):
@@ -185,11 +192,8 @@ def run_module(module, client):
     params = module.params
     if params["until"] is not None:
         result, before = run_timed(module, client)
-        jail = params["jail"]
         if module._diff:
-            result["diff"] = {"before": "".join(ip + "\n" for ip in sorted(before)),
-                              "after": "".join(ip + "\n" for ip in sorted(result["banned"])),
-                              "before_header": "jail %s: banned" % jail, "after_header": "jail %s: banned" % jail}
+            result["diff"] = ban_list_diff(params["jail"], before, result["banned"])
         module.exit_json(**result)
     try:
         wanted = normalize_addresses(params["ip"])
@@ -217,9 +221,7 @@ def run_module(module, client):
         "covered_by_ignoreip": skipped,
     }
     if module._diff:
-        result["diff"] = {"before": "".join(ip + "\n" for ip in sorted(before)),
-                          "after": "".join(ip + "\n" for ip in sorted(after)),
-                          "before_header": "jail %s: banned" % jail, "after_header": "jail %s: banned" % jail}
+        result["diff"] = ban_list_diff(jail, before, after)
     module.exit_json(**result)
 
 

@@ -190,6 +190,15 @@ def test_expired_and_whitelisted_are_not_banned(monkeypatch):
     assert host.sent == [("meshmonitor-sync", ["192.0.2.1"], -1)]
 
 
+def test_timed_diff_shows_the_ban_list_before_and_after(monkeypatch):
+    host = FakeFleetHost({"meshmonitor-sync": ["198.51.100.9"]})
+    kind, result = run_timed(host, monkeypatch, diff=True, until={"203.0.113.7": NOW + 600})
+    assert kind is Exit
+    assert result["diff"] == {"before": "198.51.100.9\n", "after": "198.51.100.9\n203.0.113.7\n",
+                              "before_header": "jail meshmonitor-sync: banned",
+                              "after_header": "jail meshmonitor-sync: banned"}
+
+
 def test_timed_check_mode_bans_nothing(monkeypatch):
     host = FakeFleetHost({"meshmonitor-sync": []})
     kind, result = run_timed(host, monkeypatch, check_mode=True, until={"203.0.113.7": NOW + 600})
