@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How MeshMonitor is exposed on a host, and so where a ban must drop packets: pure functions.
+
+Docker publishes a port by DNAT: the client's packets cross the forward path with the
+container's own port as destination and never reach INPUT. A connection relayed by Docker's
+userland proxy, or received by a reverse proxy on the host (or in host networking), arrives on
+INPUT at the host's port. So a ban hooks on forward to the container ports of whatever publishes
+the ports clients use, and on INPUT to those host ports.
+"""
+
+from __future__ import annotations
+
+import re
+
+HOOKS = ("forward", "input")
+# The jail role names each ban action <label>-<hook label> (jail_hook_labels, the same values).
+HOOK_LABELS = {"forward": "fwd", "input": "in"}
+PROTOCOLS = ("tcp", "udp")
+# HTTP/3 (QUIC) comes over UDP to the same port as HTTPS: a proxy's ports are dropped for both.
+PROXY_PROTOCOLS = ["tcp", "udp"]
+
+
+class ExposureError(ValueError):
+    """A ban path given by the user cannot work; the message names what is wrong."""
+
+
+def _port(value):
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        return None
+    return int(text)
+
+
+def port_bindings(containers):
+    """``docker inspect`` output (a list of containers) -> one dict per published host port.
+
+    Each binding: container (name), host_ip, host_port, port (the container's), protocol.
+    A running container's actual bindings are used; a stopped one's configured bindings
+    (it publishes them again when it starts). Ephemeral host ports that are not bound are skipped.
+    """
+    bindings = []
+    for container in containers or []:
+        name = (container.get("Name") or container.get("Id", "?")[:12]).lstrip("/")
+        running = (container.get("State") or {}).get("Running", False)
+        ports = (container.get("NetworkSettings") or {}).get("Ports") if running else None
+        if not ports:
+            ports = (container.get("HostConfig") or {}).get("PortBindings") or {}
+        for key, hosts in sorted(ports.items()):
+            port, dummy, protocol = key.partition("/")
+            for host in hosts or []:
+                host_port = _port(host.get("HostPort", ""))
+                if host_port is None or _port(port) is None:
+                    continue
+                binding = {"container": name, "host_ip": host.get("HostIp") or "", "host_port": host_port,
+                           "port": int(port), "protocol": protocol or "tcp"}
+                if binding not in bindings:
+                    bindings.append(binding)
+    return bindings
+
+
+def publisher_of(containers, host_ports, container_port):
+    """The container publishing one of host_ports from container_port (MeshMonitor's), or None."""
+    for container in containers or []:
+        for binding in port_bindings([container]):
+            if binding["host_port"] in host_ports and binding["port"] == container_port:
+                return container
+    return None
+
+
+def listen_families(tcp, tcp6, port):
+    """/proc/<pid>/net/tcp and tcp6 -> the families a socket listens on for port: ipv4, ipv6.
+
+    A socket listening on IPv6 takes IPv4 clients too (Node sets no IPV6_V6ONLY), which it then
+    sees, and MeshMonitor logs, as ::ffff:a.b.c.d; one listening on IPv4 only logs a.b.c.d.
+    """
+    families = []
+    for family, text in (("ipv4", tcp), ("ipv6", tcp6)):
+        for line in (text or "").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                families.append(family)
+                break
+    return families
+
+
+def host_network_containers(containers):
+    """Names of the containers in the host's network namespace (their ports arrive on INPUT)."""
+    return sorted((c.get("Name") or "").lstrip("/") for c in containers or []
+                  if (c.get("HostConfig") or {}).get("NetworkMode") == "host")
+
+
+def check_paths(paths, label="jail_ban_paths"):
+    """A user's explicit ban paths -> normalised; ExposureError names the first bad entry."""
+    normal = []
+    if not isinstance(paths, list):
+        raise ExposureError("%s must be a list of {hook, ports, protocols}, not %r" % (label, paths))
+    for index, path in enumerate(paths):
+        where = "%s[%d]" % (label, index)
+        if not isinstance(path, dict) or path.get("hook") not in HOOKS:
+            raise ExposureError("%s: hook must be forward (Docker-published or -proxied traffic) or input "
+                                "(a service on the host), in %r" % (where, path))
+        ports = path.get("ports")
+        if not isinstance(ports, list) or not ports or any(_port(p) is None for p in ports):
+            raise ExposureError("%s: ports must be a non-empty list of port numbers 1-65535, not %r" % (where, ports))
+        protocols = path.get("protocols", ["tcp"])
+        if not isinstance(protocols, list) or not protocols or set(protocols) - set(PROTOCOLS):
+            raise ExposureError("%s: protocols must list tcp and/or udp, not %r" % (where, protocols))
+        if any(p["hook"] == path["hook"] for p in normal):
+            raise ExposureError("%s: one entry per hook; %s is given twice" % (where, path["hook"]))
+        normal.append({"hook": path["hook"], "ports": sorted({_port(p) for p in ports}),
+                       "protocols": [p for p in PROTOCOLS if p in protocols]})
+    if not normal:
+        raise ExposureError("%s is empty: a jail whose bans drop nothing is not protection" % label)
+    return normal
+
+
+def _add(paths, hook, ports, protocols):
+    for path in paths:
+        if path["hook"] == hook:
+            path["ports"] = sorted(set(path["ports"]) | set(ports))
+            path["protocols"] = [p for p in PROTOCOLS if p in path["protocols"] or p in protocols]
+            return
+    paths.append({"hook": hook, "ports": sorted(set(ports)), "protocols": [p for p in PROTOCOLS if p in protocols]})
+
+
+def _ports_text(bindings):
+    return ", ".join("%d/%s%s" % (b["host_port"], b["protocol"], "" if b["port"] == b["host_port"] else " -> %d" % b["port"])
+                     for b in sorted(bindings, key=lambda b: (b["host_port"], b["protocol"], b["port"])))
+
+
+def paths_text(paths):
+    return "; ".join("%s to %s (%s)" % (p["hook"], ",".join(map(str, p["ports"])), "+".join(p["protocols"])) for p in paths)
+
+
+def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, container_port, host_network=None):
+    """Where bans must hook, from the host's published ports.
+
+    MeshMonitor's own ports are always covered (forward to its container port, INPUT on its
+    published ports), so a port published beside a proxy is no way around a ban. Behind a proxy,
+    the proxy's ports are covered for TCP and UDP: forward to the container ports of each container
+    publishing one of them, and INPUT on the host ports (a proxy on the host, in host networking,
+    or clients Docker's userland proxy relays).
+
+    Returns: kind (docker, proxy-host or proxy-container), publishers (container names), paths
+    (one per hook: {hook, ports, protocols}) and summary (one line for people).
+    """
+    proxy_ports = sorted({_port(p) for p in proxy_ports or []} - {None})
+    published_ports = sorted({_port(p) for p in published_ports or []} - {None})
+    paths = []
+    _add(paths, "forward", [int(container_port)], ["tcp"])
+    _add(paths, "input", published_ports, ["tcp"])
+    if not behind_proxy:
+        summary = "MeshMonitor published by Docker on %s; bans hooked on %s" % (
+            ",".join(map(str, published_ports)), paths_text(paths))
+        return {"kind": "docker", "publishers": [], "paths": paths, "summary": summary}
+    proxied = [b for b in bindings if b["host_port"] in proxy_ports]
+    publishers = sorted({b["container"] for b in proxied})
+    if proxied:
+        _add(paths, "forward", [b["port"] for b in proxied], PROXY_PROTOCOLS)
+    _add(paths, "input", proxy_ports, PROXY_PROTOCOLS)
+    if publishers:
+        found = "; ".join("proxy container %s publishes %s" % (
+            name, _ports_text([b for b in proxied if b["container"] == name])) for name in publishers)
+        kind = "proxy-container"
+    else:
+        where = ("the host or a host-network container (%s)" % ", ".join(host_network)) if host_network else "the host"
+        found = "proxy on %s listens on %s" % (where, ",".join(map(str, proxy_ports)))
+        kind = "proxy-host"
+    return {"kind": kind, "publishers": publishers, "paths": paths,
+            "summary": "%s; bans hooked on %s" % (found, paths_text(paths))}
+
+
+# What the firewall holds: fail2ban's nftables action writes, in the jail's table, one rule per
+# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in drop"; its iptables
+# action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j f2b-meshmonitor-in".
+NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) dport (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) ip6? saddr "
+                      r"@addr6?-set-(?P<action>\S+) drop\b")
+IPT_RULE = re.compile(r"^-A (?P<chain>\S+) -p (?P<protocol>tcp|udp) -m multiport --dports (?P<ports>\S+) "
+                      r"-j f2b-(?P<action>\S+)$")
+
+
+def parse_firewall_rules(firewall, text):
+    """nft list table / iptables -S output -> [{action, protocol, ports, chain}] for fail2ban's jump rules."""
+    rules = []
+    for line in text.splitlines():
+        match = (NFT_RULE.search(line) if firewall == "nftables" else IPT_RULE.match(line.strip()))
+        if not match:
+            continue
+        ports = match.group("ports") if match.group("ports") is not None else match.group("port")
+        rules.append({"action": match.group("action"), "protocol": match.group("protocol"),
+                      "ports": sorted(int(p) for p in re.split(r"[,\s]+", ports) if p.isdigit()),
+                      "chain": match.groupdict().get("chain") or ""})
+    return rules
+
+
+def check_hooked(paths, rules, action_for_hook):
+    """Each wanted path -> {hook, ports, protocols, ok, detail}: does the action hooked there drop
+    every port for every protocol? action_for_hook maps a hook to the action's name."""
+    results = []
+    for path in paths:
+        action = action_for_hook[path["hook"]]
+        missing = []
+        for protocol in path["protocols"]:
+            have = set()
+            for rule in rules:
+                if rule["action"] == action and rule["protocol"] == protocol:
+                    have |= set(rule["ports"])
+            lacking = sorted(set(path["ports"]) - have)
+            if lacking:
+                missing.append("%s %s" % (protocol, ",".join(map(str, lacking))))
+        detail = "%s: %s %s (%s)" % (path["hook"], action, ",".join(map(str, path["ports"])), "+".join(path["protocols"]))
+        results.append(dict(path, ok=not missing, detail=detail + ("" if not missing else "; missing " + "; ".join(missing))))
+    return results

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where bans must hook, from docker inspect output captured in the lab (Docker 26, Debian 13)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
+    ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
+    plan_exposure, port_bindings, publisher_of)
+
+# A proxy container publishing 80 -> 8080/tcp and 443 -> 8443/tcp+udp, and MeshMonitor on loopback.
+PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
+         "HostConfig": {"NetworkMode": "bridge", "PortBindings": {
+             "8080/tcp": [{"HostIp": "", "HostPort": "80"}], "8443/tcp": [{"HostIp": "", "HostPort": "443"}],
+             "8443/udp": [{"HostIp": "", "HostPort": "443"}]}},
+         "NetworkSettings": {"Ports": {
+             "3001/tcp": None, "8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "80"}],
+             "8443/tcp": [{"HostIp": "0.0.0.0", "HostPort": "443"}],
+             "8443/udp": [{"HostIp": "0.0.0.0", "HostPort": "443"}]}}}
+MESHMONITOR = {"Name": "/meshmonitor-meshmonitor-1", "State": {"Running": True},
+               "HostConfig": {"NetworkMode": "meshmonitor_default",
+                              "PortBindings": {"3001/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}},
+               "NetworkSettings": {"Ports": {"3001/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}}}
+# Stopped: its configured bindings count, since it publishes them again when it starts.
+STOPPED_CADDY = {"Name": "/caddy", "State": {"Running": False},
+                 "HostConfig": {"NetworkMode": "bridge", "PortBindings": {
+                     "443/tcp": [{"HostIp": "", "HostPort": "443"}, {"HostIp": "::", "HostPort": "443"}],
+                     "443/udp": [{"HostIp": "", "HostPort": "443"}]}},
+                 "NetworkSettings": {"Ports": {}}}
+HOST_NETWORK = {"Name": "/traefik", "State": {"Running": True},
+                "HostConfig": {"NetworkMode": "host", "PortBindings": {}}, "NetworkSettings": {"Ports": {}}}
+
+
+def test_bindings_map_host_ports_to_container_ports():
+    assert port_bindings([PROXY]) == [
+        {"container": "edge-proxy", "host_ip": "0.0.0.0", "host_port": 80, "port": 8080, "protocol": "tcp"},
+        {"container": "edge-proxy", "host_ip": "0.0.0.0", "host_port": 443, "port": 8443, "protocol": "tcp"},
+        {"container": "edge-proxy", "host_ip": "0.0.0.0", "host_port": 443, "port": 8443, "protocol": "udp"}]
+
+
+def test_stopped_container_counts_with_its_configured_ports():
+    assert {(b["host_port"], b["protocol"], b["host_ip"]) for b in port_bindings([STOPPED_CADDY])} == {
+        (443, "tcp", ""), (443, "tcp", "::"), (443, "udp", "")}
+
+
+def test_ephemeral_and_unpublished_ports_are_skipped():
+    container = {"Name": "/x", "State": {"Running": False},
+                 "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": ""}], "81/tcp": None}}}
+    assert port_bindings([container]) == []
+
+
+def test_docker_topology_hooks_meshmonitor_only():
+    plan = plan_exposure(port_bindings([PROXY, MESHMONITOR]), False, [80, 443], [8080], 3001)
+    assert plan["kind"] == "docker"
+    assert plan["paths"] == [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]},
+                             {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
+
+
+def test_proxy_container_gets_forward_to_its_own_ports_for_tcp_and_udp():
+    plan = plan_exposure(port_bindings([PROXY, MESHMONITOR]), True, [80, 443], [8080], 3001)
+    assert plan["kind"] == "proxy-container"
+    assert plan["publishers"] == ["edge-proxy"]
+    assert plan["paths"] == [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
+                             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
+    assert plan["summary"].startswith(
+        "proxy container edge-proxy publishes 80/tcp -> 8080, 443/tcp -> 8443, 443/udp -> 8443; bans hooked on forward")
+
+
+def test_proxy_on_the_host_is_hooked_on_input():
+    plan = plan_exposure(port_bindings([MESHMONITOR]), True, [80, 443], [8080], 3001,
+                         host_network_containers([MESHMONITOR, HOST_NETWORK]))
+    assert plan["kind"] == "proxy-host"
+    assert plan["paths"][1] == {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}
+    assert "host-network container (traefik)" in plan["summary"]
+
+
+def test_two_proxy_containers_are_both_covered():
+    plan = plan_exposure(port_bindings([PROXY, dict(STOPPED_CADDY, Name="/other")]), True, [443], [8080], 3001)
+    assert plan["publishers"] == ["edge-proxy", "other"]
+    assert plan["paths"][0]["ports"] == [443, 3001, 8443]
+
+
+def test_explicit_paths_are_normalised():
+    assert check_paths([{"hook": "forward", "ports": ["443", 443, 80], "protocols": ["udp", "tcp"]}]) == [
+        {"hook": "forward", "ports": [80, 443], "protocols": ["tcp", "udp"]}]
+
+
+@pytest.mark.parametrize("paths, words", [
+    ([], "is empty"),
+    ("forward", "must be a list"),
+    ([{"hook": "output", "ports": [80]}], "jail_ban_paths[0]: hook must be forward"),
+    ([{"hook": "input", "ports": []}], "jail_ban_paths[0]: ports must be"),
+    ([{"hook": "input", "ports": [70000]}], "ports must be"),
+    ([{"hook": "input", "ports": [80], "protocols": ["sctp"]}], "protocols must list tcp"),
+    ([{"hook": "input", "ports": [80]}, {"hook": "input", "ports": [443]}], "jail_ban_paths[1]: one entry per hook"),
+])
+def test_bad_explicit_paths_are_refused_naming_the_entry(paths, words):
+    with pytest.raises(ExposureError, match=None) as error:
+        check_paths(paths)
+    assert words in str(error.value)
+
+
+NFT = """table inet f2b-meshmonitor {
+\tset addr-set-meshmonitor-fwd {
+\t\ttype ipv4_addr
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority filter - 1; policy accept;
+\t\ttcp dport { 3001, 8080, 8443 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\tudp dport { 3001, 8080, 8443 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\ttcp dport { 3001, 8080, 8443 } ip6 saddr @addr6-set-meshmonitor-fwd drop
+\t}
+\tchain input {
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\ttcp dport 8080 ip saddr @addr-set-meshmonitor-in drop
+\t}
+}
+"""
+IPTABLES = """-N DOCKER-USER
+-A DOCKER-USER -p tcp -m multiport --dports 3001 -j f2b-meshmonitor-fwd
+-A DOCKER-USER -j RETURN
+-P INPUT ACCEPT
+-A INPUT -p tcp -m multiport --dports 8080 -j f2b-meshmonitor-in
+-A INPUT -p tcp -m multiport --dports 8080 -j f2b-meshmonitor-perm-in
+"""
+
+
+def test_nft_rules_are_read():
+    rules = parse_firewall_rules("nftables", NFT)
+    assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [3001, 8080, 8443], "chain": ""}
+    assert rules[3] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "chain": ""}
+    assert len(rules) == 4
+
+
+def test_iptables_rules_are_read():
+    rules = parse_firewall_rules("iptables", IPTABLES)
+    assert [(r["chain"], r["action"], r["ports"]) for r in rules] == [
+        ("DOCKER-USER", "meshmonitor-fwd", [3001]), ("INPUT", "meshmonitor-in", [8080]),
+        ("INPUT", "meshmonitor-perm-in", [8080])]
+
+
+def test_hooked_names_what_is_missing():
+    paths = [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
+             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
+    forward, inputs = check_hooked(paths, parse_firewall_rules("nftables", NFT),
+                                   {"forward": "meshmonitor-fwd", "input": "meshmonitor-in"})
+    assert forward["ok"] is True
+    assert inputs["ok"] is False
+    assert inputs["detail"].endswith("missing tcp 80,443; udp 80,443,8080")
+
+
+def test_nothing_hooked_when_the_jump_is_gone():
+    rules = parse_firewall_rules("iptables", "-N DOCKER-USER\n-A DOCKER-USER -j RETURN\n")
+    assert not check_hooked([{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}], rules,
+                            {"forward": "meshmonitor-fwd"})[0]["ok"]
+
+
+# From the stand-in's network namespace (Node listening with no host: on ::, dual stack). The IPv4
+# table holds Docker's embedded DNS resolver only.
+TCP6 = """  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when
+   0: 00000000000000000000000000000000:0BB9 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000
+   1: 0000000000000000FFFF00000100007F:0BB9 0000000000000000FFFF00000100007F:AAA0 06 00000000:00000000 03:000012DC
+"""
+TCP_DNS_ONLY = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0B00007F:82FB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4625077 1
+"""
+# IPv6 off in the kernel: Node falls back to 0.0.0.0.
+TCP_IPV4_ONLY = TCP_DNS_ONLY + "   1: 00000000:0BB9 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000\n"
+
+
+def test_dual_stack_listener_logs_mapped_ipv4():
+    assert listen_families(TCP_DNS_ONLY, TCP6, 3001) == ["ipv6"]
+
+
+def test_ipv4_only_listener_is_seen():
+    assert listen_families(TCP_IPV4_ONLY, "", 3001) == ["ipv4"]
+    assert listen_families(TCP_IPV4_ONLY, "", 8080) == []
+
+
+def test_meshmonitor_container_is_the_publisher_of_its_port():
+    assert publisher_of([PROXY, MESHMONITOR], [8080], 3001) is MESHMONITOR
+    assert publisher_of([PROXY], [8080], 3001) is None

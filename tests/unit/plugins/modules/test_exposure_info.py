@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.meshmonitor.fail2ban.plugins.modules import exposure_info
+
+PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
+         "HostConfig": {"NetworkMode": "bridge"},
+         "NetworkSettings": {"Ports": {"8443/tcp": [{"HostIp": "0.0.0.0", "HostPort": "443"}],
+                                       "8443/udp": [{"HostIp": "0.0.0.0", "HostPort": "443"}]}}}
+NFT = ("table inet f2b-meshmonitor {\n\tchain forward {\n"
+       "\t\ttcp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n"
+       "\t\tudp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n\t}\n"
+       "\tchain input {\n\t\ttcp dport { 443, 8080 } ip saddr @addr-set-meshmonitor-in drop\n\t}\n}\n")
+
+
+class Done(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = False
+
+    def __init__(self, params, docker=True):
+        self.params = dict({"behind_proxy": False, "proxy_ports": [80, 443], "published_ports": [8080],
+                            "container_port": 3001, "paths": [], "jail": None, "firewall": None}, **params)
+        self.docker = docker
+        self.commands = []
+
+    def get_bin_path(self, name, required=False):
+        return None if name == "docker" and not self.docker else "/usr/bin/" + name
+
+    def run_command(self, args):
+        self.commands.append(args)
+        if args[1:3] == ["ps", "-aq"]:
+            return 0, "abc123\n", ""
+        if args[1] == "inspect":
+            return 0, json.dumps([PROXY]), ""
+        if args[0].endswith("nft"):
+            return 0, NFT, ""
+        raise AssertionError(args)
+
+    def exit_json(self, **result):
+        raise Done(result)
+
+    def fail_json(self, **result):
+        raise Done(dict(result, failed=True))
+
+
+def run(params, docker=True):
+    module = FakeModule(params, docker)
+    with pytest.raises(Done) as outcome:
+        exposure_info.run_module(module)
+    return outcome.value.args[0]
+
+
+def test_proxy_container_found_and_hooks_checked():
+    result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables"})
+    assert result["kind"] == "proxy-container"
+    assert result["paths"][0] == {"hook": "forward", "ports": [3001, 8443], "protocols": ["tcp", "udp"]}
+    assert [h["ok"] for h in result["hooked"]] == [True, False]
+    assert result["hooked"][1]["detail"].endswith("missing udp 443,8080")
+
+
+def test_without_docker_the_proxy_is_on_the_host():
+    result = run({"behind_proxy": True}, docker=False)
+    assert result["kind"] == "proxy-host"
+    assert result["bindings"] == []
+    assert "hooked" not in result
+
+
+def test_explicit_paths_win_and_bad_ones_are_refused():
+    result = run({"paths": [{"hook": "input", "ports": [8443], "protocols": ["udp"]}]})
+    assert result["kind"] == "explicit"
+    assert result["paths"] == [{"hook": "input", "ports": [8443], "protocols": ["udp"]}]
+    refused = run({"paths": [{"hook": "prerouting", "ports": [443]}]})
+    assert refused["failed"] and refused["msg"].startswith("jail_ban_paths[0]: hook must be forward")
