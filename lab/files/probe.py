@@ -6,6 +6,13 @@
   probe.py served URL              one GET; exit 0 when answered 200
   probe.py blocked URL WITHIN      exit 0 once a TCP connection attempt times out within WITHIN
                                    seconds; prints the seconds it took
+  probe.py keepalive URL COUNT WITHIN [XFF]
+                                   COUNT failed logins (URL: the login's) over one keep-alive connection, then GETs on
+                                   that same connection: exit 0 once one gets no answer within
+                                   WITHIN seconds (the ban reached an established connection)
+  probe.py udp HOST PORT answered|blocked [WITHIN]
+                                   datagrams to HOST:PORT (HTTP/3 rides on UDP): answered exits 0 on
+                                   an echo; blocked exits 0 once one goes unanswered within WITHIN s
   probe.py send URL JSON           one request as JSON says: {"method", "path" (appended to URL, or
                                    absolute), "user" (basic-auth user name), "headers", "body",
                                    "http10"}; prints the status code
@@ -42,6 +49,61 @@ def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None,
         conn.close()
 
 
+def keepalive(url, count, within, forged=None):
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=3)
+    headers = {"Content-Type": "application/json"}
+    if forged:
+        headers["X-Forwarded-For"] = forged
+    codes = []
+    for i in range(count):
+        conn.request("POST", parts.path, body=json.dumps({"username": "admin", "password": "wrong-%d" % i}), headers=headers)
+        response = conn.getresponse()
+        response.read()
+        codes.append(response.status)
+    print("failed logins over one connection:", " ".join(map(str, codes)))
+    conn.sock.settimeout(1)
+    start = time.monotonic()
+    answered = 0
+    while time.monotonic() - start < within:
+        try:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            answered += 1
+        except socket.timeout:
+            print("%.3f s after the last failure, no answer on the same connection (%d answered before)"
+                  % (time.monotonic() - start, answered))
+            return 0
+        except (http.client.HTTPException, OSError) as exc:
+            print("the server closed the connection (%s): no proof either way" % exc)
+            return 1
+        time.sleep(0.05)
+    print("still answered on the same connection after %.1f s (%d answers)" % (within, answered))
+    return 1
+
+
+def udp(host, port, expect, within):
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(CONNECT_TIMEOUT)
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        sock.sendto(b"probe", (host, port))
+        try:
+            sock.recvfrom(64)
+            if expect == "answered":
+                print("answered")
+                return 0
+        except socket.timeout:
+            if expect == "blocked":
+                print("%.3f" % (time.monotonic() - start))
+                return 0
+        except OSError:
+            pass  # ICMP unreachable: nothing listens, which proves nothing about a ban
+        time.sleep(0.05)
+    print("udp %s:%d: not %s within %.1f s" % (host, port, expect, within))
+    return 1
+
+
 def main(argv):
     action, url = argv[1], argv[2]
     if action == "login":
@@ -72,6 +134,10 @@ def main(argv):
             time.sleep(0.05)
         print("still served after %.1f s" % within)
         return 1
+    if action == "keepalive":
+        return keepalive(url, int(argv[3]), float(argv[4]), argv[5] if len(argv) > 5 else None)
+    if action == "udp":
+        return udp(url, int(argv[3]), argv[4], float(argv[5]) if len(argv) > 5 else 2.0)
     if action == "send":
         spec = json.loads(argv[3])
         headers = dict(spec.get("headers", {}))
