@@ -2,17 +2,35 @@
 // HTTP on 8080 and 8443 (published as 80 and 443) to MeshMonitor on the compose network, appending
 // the client to X-Forwarded-For; 8443/udp answers each datagram, standing for HTTP/3 (QUIC) on 443/udp.
 // The container ports differ from the published ones on purpose: bans must hook on the container's.
+// With CF_RANGES (comma-separated networks standing for Cloudflare's), it does what the README asks
+// of a proxy behind Cloudflare (nginx: set_real_ip_from <each range>; real_ip_header
+// CF-Connecting-IP; proxy_set_header X-Forwarded-For $remote_addr): the client is CF-Connecting-IP
+// when the peer is in those ranges, else the peer, and X-Forwarded-For is that address alone.
 'use strict';
 const http = require('http');
 const dgram = require('dgram');
+const net = require('net');
+
+const cloudflare = process.env.CF_RANGES ? new net.BlockList() : null;
+for (const range of (process.env.CF_RANGES || '').split(',').filter(Boolean)) {
+  const [address, prefix] = range.split('/');
+  cloudflare.addSubnet(address, Number(prefix), net.isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+function forwardedFor(req, peer) {
+  if (!cloudflare) return req.headers['x-forwarded-for'] ? req.headers['x-forwarded-for'] + ', ' + peer : peer;
+  const connecting = req.headers['cf-connecting-ip'];
+  const fromCloudflare = cloudflare.check(peer, net.isIPv6(peer) ? 'ipv6' : 'ipv4');
+  return fromCloudflare && net.isIP(connecting || '') ? connecting : peer;
+}
 
 const upstream = new URL(process.env.UPSTREAM || 'http://meshmonitor:3001');
 const agent = new http.Agent({ keepAlive: true });
 
 function handle(req, res) {
-  const client = req.socket.remoteAddress.replace(/^::ffff:/, '');
-  const forwarded = req.headers['x-forwarded-for'] ? req.headers['x-forwarded-for'] + ', ' + client : client;
-  const headers = { ...req.headers, 'x-forwarded-for': forwarded };
+  const peer = req.socket.remoteAddress.replace(/^::ffff:/, '');
+  const headers = { ...req.headers, 'x-forwarded-for': forwardedFor(req, peer) };
+  delete headers['cf-connecting-ip'];
   delete headers.authorization; // as the README advises for proxies: MeshMonitor uses no Basic credentials
   const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (up) => {
     res.writeHead(up.statusCode, up.headers);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """HTTP probe run from the lab's client containers (attacker, legit client, whitelisted).
 
-  probe.py login URL COUNT [XFF]   COUNT failed logins, with X-Forwarded-For: XFF if given;
+  probe.py login URL COUNT [XFF]   COUNT failed logins, with X-Forwarded-For: XFF if given (or, as
+                                   Name=value, that header: CF-Connecting-IP=198.51.100.66);
                                    prints the status codes
   probe.py served URL              one GET; exit 0 when answered 200
   probe.py blocked URL WITHIN      exit 0 once a TCP connection attempt times out within WITHIN
@@ -107,7 +108,7 @@ def udp(host, port, expect, within):
 def main(argv):
     action, url = argv[1], argv[2]
     if action == "login":
-        forged = {"X-Forwarded-For": argv[4]} if len(argv) > 4 else {}
+        forged = dict([argv[4].split("=", 1)] if "=" in argv[4] else [("X-Forwarded-For", argv[4])]) if len(argv) > 4 else {}
         codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}, headers=forged)
                  for i in range(int(argv[3]))]
         print(" ".join(map(str, codes)))

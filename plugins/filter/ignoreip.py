@@ -55,6 +55,13 @@ options:
     type: list
     elements: str
     default: []
+  family:
+    description:
+      - Return only the IPv4 (V(4)) or IPv6 (V(6)) networks, without names, as firewall rules need them (the
+        Cloudflare origin lock writes one set per family). Every entry is still validated.
+    type: int
+    choices: [4, 6]
+    version_added: 0.1.0
 """
 
 EXAMPLES = r"""
@@ -198,6 +205,9 @@ def ignoreip(whitelist, *extra, **kwargs):
     strict = kwargs.pop("strict", True)
     allow_any = kwargs.pop("allow_any", False)
     labels = list(kwargs.pop("labels", None) or [])
+    family = kwargs.pop("family", None)
+    if family not in (None, 4, 6):
+        raise AnsibleFilterError("ignoreip: family must be 4 or 6, not %r" % (family,))
     if kwargs:
         raise AnsibleFilterError("ignoreip: unknown option(s) %s" % ", ".join(sorted(kwargs)))
 
@@ -225,8 +235,10 @@ def ignoreip(whitelist, *extra, **kwargs):
     for version in (4, 6):
         if not allow_any:
             _refuse_whole_family(version, ranges[version], written[version])
-        result.extend(_collapse(version, ranges[version]))
-    result.extend(sorted(names))
+        if family in (None, version):
+            result.extend(_collapse(version, ranges[version]))
+    if family is None:
+        result.extend(sorted(names))
     return result
 
 

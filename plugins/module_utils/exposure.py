@@ -18,6 +18,8 @@ import re
 HOOKS = ("forward", "input")
 # The jail role names each ban action <label>-<hook label> (jail_hook_labels, the same values).
 HOOK_LABELS = {"forward": "fwd", "input": "in"}
+# The jail role names the origin lock's actions <jail>-cf-<hook label> (jail_cloudflare_origin_lock).
+ORIGIN_LOCK_LABEL = "cf"
 PROTOCOLS = ("tcp", "udp")
 # HTTP/3 (QUIC) comes over UDP to the same port as HTTPS: a proxy's ports are dropped for both.
 PROXY_PROTOCOLS = ["tcp", "udp"]
@@ -176,23 +178,28 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 # What the firewall holds: fail2ban's nftables action writes, in the jail's table, one rule per
 # protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in drop"; its iptables
 # action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j f2b-meshmonitor-in".
+# The origin lock's rules have the same shape, with conditions before the ports and, in nftables,
+# "saddr != @set" (every source but the set's): parsed with allow_only true.
 NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) dport (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) ip6? saddr "
-                      r"@addr6?-set-(?P<action>\S+) drop\b")
-IPT_RULE = re.compile(r"^-A (?P<chain>\S+) -p (?P<protocol>tcp|udp) -m multiport --dports (?P<ports>\S+) "
-                      r"-j f2b-(?P<action>\S+)$")
+                      r"(?P<negated>!= )?@addr6?-set-(?P<action>\S+) drop\b")
+IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) (?P<conntrack>-m conntrack .*? )?"
+                      r"-m multiport --dports (?P<ports>\S+) -j f2b-(?P<action>\S+)$")
 
 
 def parse_firewall_rules(firewall, text):
-    """nft list table / iptables -S output -> [{action, protocol, ports, chain}] for fail2ban's jump rules."""
+    """nft list table / iptables -S output -> [{action, protocol, ports, chain, allow_only}] for fail2ban's jump
+    rules and the origin lock's (allow_only)."""
     rules = []
     for line in text.splitlines():
         match = (NFT_RULE.search(line) if firewall == "nftables" else IPT_RULE.match(line.strip()))
         if not match:
             continue
         ports = match.group("ports") if match.group("ports") is not None else match.group("port")
-        rules.append({"action": match.group("action"), "protocol": match.group("protocol"),
+        groups = match.groupdict()
+        rules.append({"action": groups["action"], "protocol": groups["protocol"],
                       "ports": sorted(int(p) for p in re.split(r"[,\s]+", ports) if p.isdigit()),
-                      "chain": match.groupdict().get("chain") or ""})
+                      "chain": groups.get("chain") or "",
+                      "allow_only": bool(groups.get("negated") or groups.get("before") or groups.get("conntrack"))})
     return rules
 
 

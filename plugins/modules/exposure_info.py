@@ -54,6 +54,13 @@ options:
     description: The firewall the jail's bans go to, read to fill C(hooked).
     type: str
     choices: [nftables, iptables]
+  origin_lock:
+    description:
+      - With O(jail) and O(firewall), also check the lock that keeps all but Cloudflare out (the jail role's
+        C(jail_cloudflare_origin_lock)) on every path (C(origin_locked) in the result). Its actions are named
+        C(<jail>-cf-fwd) and C(<jail>-cf-in).
+    type: bool
+    default: false
 requirements:
   - The C(docker) command, to see containers (without it, no container is found).
 attributes:
@@ -121,6 +128,13 @@ hooked:
   type: list
   elements: dict
   sample: [{hook: forward, ports: [3001], protocols: [tcp], ok: true, detail: "forward: meshmonitor-fwd 3001 (tcp)"}]
+origin_locked:
+  description: With O(origin_lock), one entry per path as in RV(hooked), for the lock's rules (only the listed sources
+    get through to every port there).
+  returned: when O(jail), O(firewall) and O(origin_lock) are given
+  type: list
+  elements: dict
+  sample: [{hook: forward, ports: [3001, 8080], protocols: [tcp, udp], ok: true, detail: "forward: meshmonitor-cf-fwd 3001,8080 (tcp+udp)"}]
 summary:
   description: One line for people, such as the doctor prints.
   returned: success
@@ -132,7 +146,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
-    HOOK_LABELS, ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
+    HOOK_LABELS, ORIGIN_LOCK_LABEL, ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
     paths_text, plan_exposure, port_bindings, publisher_of)
 
 # iptables chains fail2ban's jumps sit in, per hook: Docker's hook for forwarded traffic, and INPUT.
@@ -156,10 +170,13 @@ def read_containers(module):
     return json.loads(out)
 
 
-def read_rules(module, jail, firewall):
-    """fail2ban's jump rules for the jail, as the firewall holds them now."""
+def read_rules(module, jail, firewall, origin_lock=False):
+    """fail2ban's jump rules for the jail (and its origin lock's IPv4 rules), as the firewall holds them now."""
     if firewall == "nftables":
         commands = [["nft", "list", "table", "inet", "f2b-" + jail]]
+        if origin_lock:
+            commands += [["nft", "list", "table", "ip", "f2b-%s-%s-%s" % (jail, ORIGIN_LOCK_LABEL, label)]
+                         for label in HOOK_LABELS.values()]
     else:
         commands = [["iptables", "-w", "-S", chain] for chain in IPTABLES_CHAINS.values()]
     text = ""
@@ -203,9 +220,13 @@ def run_module(module):
                              params["container_port"], host_network_containers(containers))
     plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
     if params["jail"] and params["firewall"]:
-        rules = read_rules(module, params["jail"], params["firewall"])
-        plan["hooked"] = check_hooked(plan["paths"], rules,
+        rules = read_rules(module, params["jail"], params["firewall"], params["origin_lock"])
+        plan["hooked"] = check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]],
                                       {hook: "%s-%s" % (params["jail"], label) for hook, label in HOOK_LABELS.items()})
+        if params["origin_lock"]:
+            plan["origin_locked"] = check_hooked(
+                plan["paths"], [rule for rule in rules if rule["allow_only"]],
+                {hook: "%s-%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL, label) for hook, label in HOOK_LABELS.items()})
     module.exit_json(changed=False, bindings=bindings, **plan)
 
 
@@ -219,6 +240,7 @@ def main():
             "paths": {"type": "list", "elements": "dict", "default": []},
             "jail": {"type": "str"},
             "firewall": {"type": "str", "choices": ["nftables", "iptables"]},
+            "origin_lock": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -170,3 +170,21 @@ def test_errors_name_the_list_and_the_entry_as_written():
     with pytest.raises(AnsibleFilterError, match=r"jail_ignoreip entry '::ffff:0\.0\.0\.0/97' and jail_ignoreip "
                                                  r"entry '128\.0\.0\.0/1' together cover"):
         ignoreip(["::ffff:0.0.0.0/97", "128.0.0.0/1"], labels=["jail_ignoreip"])
+
+
+@pytest.mark.parametrize("family, expected", [
+    (4, ["127.0.0.0/8", "173.245.48.0/20"]),
+    (6, ["::1", "2400:cb00::/32"]),
+])
+def test_one_family_without_names(family, expected):
+    assert ignoreip(["173.245.48.0/20", "2400:cb00::/32", "proxy.example.org"], family=family) == expected
+
+
+def test_one_family_still_validates_the_other():
+    with pytest.raises(AnsibleFilterError, match=r"jail_cloudflare_ranges entry '2400:cb00::1/32' has host bits"):
+        ignoreip(["173.245.48.0/20", "2400:cb00::1/32"], family=4, labels=["jail_cloudflare_ranges"])
+
+
+def test_family_must_be_4_or_6():
+    with pytest.raises(AnsibleFilterError, match="family must be 4 or 6"):
+        ignoreip([], family="inet")

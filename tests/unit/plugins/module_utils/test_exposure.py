@@ -131,8 +131,8 @@ IPTABLES = """-N DOCKER-USER
 
 def test_nft_rules_are_read():
     rules = parse_firewall_rules("nftables", NFT)
-    assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [3001, 8080, 8443], "chain": ""}
-    assert rules[3] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "chain": ""}
+    assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [3001, 8080, 8443], "chain": "", "allow_only": False}
+    assert rules[3] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "chain": "", "allow_only": False}
     assert len(rules) == 4
 
 
@@ -157,6 +157,58 @@ def test_nothing_hooked_when_the_jump_is_gone():
     rules = parse_firewall_rules("iptables", "-N DOCKER-USER\n-A DOCKER-USER -j RETURN\n")
     assert not check_hooked([{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}], rules,
                             {"forward": "meshmonitor-fwd"})[0]["ok"]
+
+
+# The origin lock's tables (jail_cloudflare_origin_lock), as nft lists them (Debian 13), and its
+# iptables jumps (iptables -S).
+NFT_LOCK = """table ip f2b-meshmonitor-cf-fwd {
+\tset addr-set-meshmonitor-cf-fwd {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 127.0.0.0/8, 172.18.0.1,
+\t\t\t     172.30.81.40/29 }
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority filter - 1; policy accept;
+\t\tct direction original ct status dnat tcp dport { 3001, 8080, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t\tct direction original ct status dnat udp dport { 3001, 8080, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t}
+}
+table ip f2b-meshmonitor-cf-in {
+\tchain input {
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\tiifname != "lo" tcp dport { 80, 443, 8080 } ip saddr != @addr-set-meshmonitor-cf-in drop
+\t}
+}
+"""
+IPTABLES_LOCK = """-N DOCKER-USER
+-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL -m multiport --dports 3001,8080 -j f2b-meshmonitor-cf-fwd
+-A DOCKER-USER -p tcp -m multiport --dports 3001,8080 -j f2b-meshmonitor-fwd
+-P INPUT ACCEPT
+-A INPUT ! -i lo -p udp -m multiport --dports 80,443 -j f2b-meshmonitor-cf-in
+"""
+
+
+@pytest.mark.parametrize("firewall, text, expected", [
+    ("nftables", NFT_LOCK, [("meshmonitor-cf-fwd", "tcp", [3001, 8080, 8443], True),
+                            ("meshmonitor-cf-fwd", "udp", [3001, 8080, 8443], True),
+                            ("meshmonitor-cf-in", "tcp", [80, 443, 8080], True)]),
+    ("iptables", IPTABLES_LOCK, [("meshmonitor-cf-fwd", "tcp", [3001, 8080], True),
+                                 ("meshmonitor-fwd", "tcp", [3001, 8080], False),
+                                 ("meshmonitor-cf-in", "udp", [80, 443], True)]),
+])
+def test_origin_lock_rules_are_read_apart_from_bans(firewall, text, expected):
+    rules = parse_firewall_rules(firewall, text)
+    assert [(r["action"], r["protocol"], r["ports"], r["allow_only"]) for r in rules] == expected
+
+
+def test_origin_lock_checked_on_each_path():
+    paths = [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
+             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
+    forward, inputs = check_hooked(paths, parse_firewall_rules("nftables", NFT_LOCK),
+                                   {"forward": "meshmonitor-cf-fwd", "input": "meshmonitor-cf-in"})
+    assert forward["ok"] is True
+    assert inputs["detail"].endswith("missing udp 80,443,8080")
 
 
 # From the stand-in's network namespace (Node listening with no host: on ::, dual stack). The IPv4

@@ -19,6 +19,12 @@ NFT = ("table inet f2b-meshmonitor {\n\tchain forward {\n"
        "\t\ttcp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n"
        "\t\tudp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n\t}\n"
        "\tchain input {\n\t\ttcp dport { 443, 8080 } ip saddr @addr-set-meshmonitor-in drop\n\t}\n}\n")
+# The origin lock's tables (both listed at once for brevity; each is its own table on a host).
+NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
+            "\t\tct direction original ct status dnat tcp dport { 3001, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t\tct direction original ct status dnat udp dport { 3001, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t}\n}\ntable ip f2b-meshmonitor-cf-in {\n\tchain input {\n"
+            "\t\tiifname != \"lo\" tcp dport { 443, 8080 } ip saddr != @addr-set-meshmonitor-cf-in drop\n\t}\n}\n")
 
 
 class Done(Exception):
@@ -30,7 +36,8 @@ class FakeModule:
 
     def __init__(self, params, docker=True):
         self.params = dict({"behind_proxy": False, "proxy_ports": [80, 443], "published_ports": [8080],
-                            "container_port": 3001, "paths": [], "jail": None, "firewall": None}, **params)
+                            "container_port": 3001, "paths": [], "jail": None, "firewall": None,
+                            "origin_lock": False}, **params)
         self.docker = docker
         self.commands = []
 
@@ -44,7 +51,7 @@ class FakeModule:
         if args[1] == "inspect":
             return 0, json.dumps([PROXY]), ""
         if args[0].endswith("nft"):
-            return 0, NFT, ""
+            return 0, NFT_LOCK if args[3] == "ip" else NFT, ""
         raise AssertionError(args)
 
     def exit_json(self, **result):
@@ -67,6 +74,19 @@ def test_proxy_container_found_and_hooks_checked():
     assert result["paths"][0] == {"hook": "forward", "ports": [3001, 8443], "protocols": ["tcp", "udp"]}
     assert [h["ok"] for h in result["hooked"]] == [True, False]
     assert result["hooked"][1]["detail"].endswith("missing udp 443,8080")
+
+
+def test_origin_lock_read_from_its_own_tables():
+    module = FakeModule({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables",
+                         "origin_lock": True})
+    with pytest.raises(Done) as outcome:
+        exposure_info.run_module(module)
+    result = outcome.value.args[0]
+    assert ["/usr/bin/nft", "list", "table", "ip", "f2b-meshmonitor-cf-fwd"] in module.commands
+    # The lock's rules count for the lock, never as bans.
+    assert [h["ok"] for h in result["hooked"]] == [True, False]
+    assert [h["detail"] for h in result["origin_locked"]] == [
+        "forward: meshmonitor-cf-fwd 3001,8443 (tcp+udp)", "input: meshmonitor-cf-in 443,8080 (tcp+udp); missing udp 443,8080"]
 
 
 def test_without_docker_the_proxy_is_on_the_host():
