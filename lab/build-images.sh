@@ -30,19 +30,24 @@ have mmf2b-lab/bare:trixie || build mmf2b-lab/bare:trixie lab/images/target \
   --build-arg BASE=mmf2b-lab/debian:trixie --build-arg SUITE=trixie --build-arg DOCKER=0
 
 standin=mmf2b-lab/meshmonitor-standin
-if ! have $standin:latest; then
+# Tagged by a hash of its sources too, so a changed stand-in is built anew where an older one is
+# cached; the scenarios use :latest and :morgan-1.10, which follow the current sources.
+src=$(cd lab/images/meshmonitor-standin && cat Dockerfile package.json package-lock.json server.js | sha256sum | cut -c1-12)
+if ! have $standin:src-$src; then
   (cd lab/images/meshmonitor-standin && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-  build $standin:latest lab/images/meshmonitor-standin --build-arg BASE=mmf2b-lab/debian:bookworm
+  build $standin:src-$src lab/images/meshmonitor-standin --build-arg BASE=mmf2b-lab/debian:bookworm
 fi
+docker tag $standin:src-$src $standin:latest
 # The same with morgan 1.10 (MeshMonitor images built before mid-2026): it writes log fields raw,
 # line breaks and quotes included, where morgan 1.11 and later escape them.
-if ! have $standin:morgan-1.10; then
+if ! have $standin:morgan-1.10-src-$src; then
   variant=$(mktemp -d)
   cp -r lab/images/meshmonitor-standin/. "$variant"
   (cd "$variant" && npm install --omit=dev --no-audit --no-fund --loglevel=error morgan@1.10.1 >/dev/null)
-  build $standin:morgan-1.10 "$variant" --build-arg BASE=mmf2b-lab/debian:bookworm
+  build $standin:morgan-1.10-src-$src "$variant" --build-arg BASE=mmf2b-lab/debian:bookworm
   rm -rf "$variant"
 fi
+docker tag $standin:morgan-1.10-src-$src $standin:morgan-1.10
 # Saved once (both tags share their layers); lab targets load it into their own Docker engine.
 mkdir -p .cache
 ids=$(docker image inspect -f '{{.Id}}' $standin:latest $standin:morgan-1.10)

@@ -11,24 +11,39 @@
                                    COUNT failed logins (URL: the login's) over one keep-alive connection, then GETs on
                                    that same connection: exit 0 once one gets no answer within
                                    WITHIN seconds (the ban reached an established connection)
+  probe.py flood URL CONNECTIONS SECONDS
+                                   failed logins (URL: the login's) at full speed over CONNECTIONS
+                                   keep-alive connections at once, each with its own session, for
+                                   SECONDS or until every connection is dropped; prints a JSON
+                                   count of the answers by status, "dropped" for connections cut
   probe.py udp HOST PORT answered|blocked [WITHIN]
                                    datagrams to HOST:PORT (HTTP/3 rides on UDP): answered exits 0 on
                                    an echo; blocked exits 0 once one goes unanswered within WITHIN s
   probe.py send URL JSON           one request as JSON says: {"method", "path" (appended to URL, or
                                    absolute), "user" (basic-auth user name), "headers", "body",
-                                   "http10"}; prints the status code
+                                   "http10", "csrf" (false: no token), "mfa" (true: first a right
+                                   password for the MFA user, so an MFA login is pending)}; prints
+                                   the status code
+Requests to MeshMonitor's API carry a CSRF token, as its web UI and any serious attacker send them:
+a session cookie and X-CSRF-Token from GET <app>/api/csrf-token (CSRF=0 in the environment: none,
+so writes get MeshMonitor's 403).
 Each connection attempt times out after 0.5 s: a dropped SYN is a ban. A refused connection
 (MeshMonitor down, or a firewall that rejects) is not: `blocked` keeps trying.
 """
 import base64
+import collections
 import http.client
 import json
+import os
+import re
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
 CONNECT_TIMEOUT = 0.5
+MFA_LOGIN = {"username": "mfa-admin", "password": "changeme"}
 
 
 def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None, target=None, http10=False):
@@ -50,12 +65,41 @@ def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None,
         conn.close()
 
 
+def app_prefix(target):
+    """The path before /api/ in a request target (absolute form too), or None."""
+    path = urllib.parse.urlsplit(target).path if "://" in target else target
+    found = re.search(r"/api/", path, re.I)
+    return path[:found.start()] if found else None
+
+
+def csrf_headers(url, target, conn=None, extra=None):
+    """A session cookie and its CSRF token, fetched as the web UI does; {} when there is none."""
+    prefix = app_prefix(target)
+    if prefix is None or os.environ.get("CSRF") == "0":
+        return {}
+    parts = urllib.parse.urlsplit(url)
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=3)
+    try:
+        conn.request("GET", prefix + "/api/csrf-token", headers=extra or {})
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return {}
+        cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
+        return {"Cookie": cookie, "X-CSRF-Token": json.loads(body)["csrfToken"]}
+    finally:
+        if own:
+            conn.close()
+
+
 def keepalive(url, count, within, forged=None):
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=3)
     headers = {"Content-Type": "application/json"}
     if forged:
         headers["X-Forwarded-For"] = forged
+    headers.update(csrf_headers(url, parts.path, conn, headers))
     codes = []
     for i in range(count):
         conn.request("POST", parts.path, body=json.dumps({"username": "admin", "password": "wrong-%d" % i}), headers=headers)
@@ -81,6 +125,40 @@ def keepalive(url, count, within, forged=None):
         time.sleep(0.05)
     print("still answered on the same connection after %.1f s (%d answers)" % (within, answered))
     return 1
+
+
+def flood(url, connections, seconds):
+    parts = urllib.parse.urlsplit(url)
+    answers = collections.Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def attacker(number):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=1)
+        try:
+            headers = dict(csrf_headers(url, parts.path, conn), **{"Content-Type": "application/json"})
+            attempt = 0
+            while time.monotonic() < deadline:
+                attempt += 1
+                body = json.dumps({"username": "admin", "password": "guess-%d-%d" % (number, attempt)})
+                conn.request("POST", parts.path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                with lock:
+                    answers[str(response.status)] += 1
+        except (socket.timeout, OSError, http.client.HTTPException):
+            with lock:
+                answers["dropped"] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=attacker, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps(answers, sort_keys=True))
+    return 0
 
 
 def udp(host, port, expect, within):
@@ -109,7 +187,8 @@ def main(argv):
     action, url = argv[1], argv[2]
     if action == "login":
         forged = dict([argv[4].split("=", 1)] if "=" in argv[4] else [("X-Forwarded-For", argv[4])]) if len(argv) > 4 else {}
-        codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}, headers=forged)
+        headers = dict(forged, **csrf_headers(url, urllib.parse.urlsplit(url).path, extra=forged))
+        codes = [request(url, "POST", {"username": "admin", "password": "wrong-%d" % i}, headers=headers)
                  for i in range(int(argv[3]))]
         print(" ".join(map(str, codes)))
         return 0 if all(c in (401, 403, 429) for c in codes) else 1
@@ -137,6 +216,8 @@ def main(argv):
         return 1
     if action == "keepalive":
         return keepalive(url, int(argv[3]), float(argv[4]), argv[5] if len(argv) > 5 else None)
+    if action == "flood":
+        return flood(url, int(argv[3]), float(argv[4]))
     if action == "udp":
         return udp(url, int(argv[3]), argv[4], float(argv[5]) if len(argv) > 5 else 2.0)
     if action == "send":
@@ -147,6 +228,10 @@ def main(argv):
             headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
         path = spec.get("path", "/")
         target = path if "://" in path else urllib.parse.urlsplit(url).path + path
+        if spec.get("method", "GET") != "GET" and spec.get("csrf", True):
+            headers.update(csrf_headers(url, target))
+        if spec.get("mfa"):
+            request(url, "POST", MFA_LOGIN, timeout=3, headers=headers, target=app_prefix(target) + "/api/auth/login")
         print(request(url, spec.get("method", "GET"), spec.get("body"), timeout=3, headers=headers,
                       target=target, http10=spec.get("http10", False)))
         return 0
