@@ -118,14 +118,15 @@ def test_every_sample_line():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("opts", [{}, {"baseurl": "/mesh"}])
-def test_every_failregex_has_samples(opts):
+# apiauth=on adds two failregex lines (API tokens, MFA disables).
+@pytest.mark.parametrize("opts, failregexes", [({}, 3), ({"baseurl": "/mesh"}, 3), ({"apiauth": "on"}, 5)])
+def test_every_failregex_has_samples(opts, failregexes):
     lines = [case.line for case in CASES if case.options == opts and case.expectation["match"]]
     log = ROOT / ".pytest_cache" / f"meshmonitor-samples{len(opts)}.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("\n".join(lines) + "\n")
     output = run_regex(str(log), opts)
     hits = [int(h) for h in re.findall(r"^\|\s+\d+\) \[(\d+)\]", output.split("Ignoreregex:")[0], re.M)]
-    assert len(hits) == 3, output
+    assert len(hits) == failregexes, output
     assert all(hits), f"a failregex has no sample:\n{output}"
     assert f"{len(lines)} matched, 0 missed" in output, output
