@@ -142,92 +142,17 @@ summary:
   sample: "proxy container edge-proxy publishes 443/tcp, 443/udp; bans hooked on forward to 443 (tcp+udp); input to 443 (tcp+udp)"
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
-    HOOK_LABELS, ORIGIN_LOCK_LABEL, ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
-    paths_text, plan_exposure, port_bindings, publisher_of)
-
-# iptables chains fail2ban's jumps sit in, per hook: Docker's hook for forwarded traffic, and INPUT.
-IPTABLES_CHAINS = {"forward": "DOCKER-USER", "input": "INPUT"}
-
-
-def read_containers(module):
-    """docker inspect of every container, running or not; [] without Docker."""
-    docker = module.get_bin_path("docker")
-    if not docker:
-        return []
-    rc, out, err = module.run_command([docker, "ps", "-aq", "--no-trunc"])
-    if rc != 0:
-        module.fail_json(msg="docker ps failed: %s" % (err.strip() or out.strip()))
-    ids = out.split()
-    if not ids:
-        return []
-    rc, out, err = module.run_command([docker, "inspect"] + ids)
-    if rc != 0:
-        module.fail_json(msg="docker inspect failed: %s" % (err.strip() or out.strip()))
-    return json.loads(out)
-
-
-def read_rules(module, jail, firewall, origin_lock=False):
-    """fail2ban's jump rules for the jail (and its origin lock's IPv4 rules), as the firewall holds them now."""
-    if firewall == "nftables":
-        commands = [["nft", "list", "table", "inet", "f2b-" + jail]]
-        if origin_lock:
-            commands += [["nft", "list", "table", "ip", "f2b-%s-%s-%s" % (jail, ORIGIN_LOCK_LABEL, label)]
-                         for label in HOOK_LABELS.values()]
-    else:
-        commands = [["iptables", "-w", "-S", chain] for chain in IPTABLES_CHAINS.values()]
-    text = ""
-    for command in commands:
-        binary = module.get_bin_path(command[0])
-        if binary:
-            text += module.run_command([binary] + command[1:])[1]
-    return parse_firewall_rules(firewall, text)
-
-
-def read_app_listen(module, containers, published_ports, container_port):
-    """Which families MeshMonitor's socket listens on, read from its network namespace."""
-    container = publisher_of(containers, published_ports, container_port)
-    pid = ((container or {}).get("State") or {}).get("Pid") or 0
-    if not pid:
-        return {}
-    texts = []
-    for name in ("tcp", "tcp6"):
-        try:
-            with open("/proc/%d/net/%s" % (pid, name)) as proc:
-                texts.append(proc.read())
-        except (IOError, OSError):
-            texts.append("")
-    families = listen_families(texts[0], texts[1], container_port)
-    return {"container": container["Name"].lstrip("/"), "families": families, "logs_mapped_ipv4": "ipv6" in families}
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import find_exposure
 
 
 def run_module(module):
-    params = module.params
-    containers = read_containers(module)
-    bindings = port_bindings(containers)
-    if params["paths"]:
-        try:
-            paths = check_paths(params["paths"])
-        except ExposureError as exc:
-            module.fail_json(msg=str(exc))
-        plan = {"kind": "explicit", "publishers": [], "paths": paths,
-                "summary": "ban paths given explicitly (jail_ban_paths): bans hooked on " + paths_text(paths)}
-    else:
-        plan = plan_exposure(bindings, params["behind_proxy"], params["proxy_ports"], params["published_ports"],
-                             params["container_port"], host_network_containers(containers))
-    plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
-    if params["jail"] and params["firewall"]:
-        rules = read_rules(module, params["jail"], params["firewall"], params["origin_lock"])
-        plan["hooked"] = check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]],
-                                      {hook: "%s-%s" % (params["jail"], label) for hook, label in HOOK_LABELS.items()})
-        if params["origin_lock"]:
-            plan["origin_locked"] = check_hooked(
-                plan["paths"], [rule for rule in rules if rule["allow_only"]],
-                {hook: "%s-%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL, label) for hook, label in HOOK_LABELS.items()})
-    module.exit_json(changed=False, bindings=bindings, **plan)
+    try:
+        result = find_exposure(module, module.params)
+    except ExposureError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
 
 
 def main():

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The doctor's checks as pure functions: what was observed on a host in, one verdict per check out."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+# Client address, 2 fields, [date], "request", status, size, "referrer", "user agent".
+COMBINED = re.compile(r'^(?P<client>[0-9a-fA-F.:]+) \S+ \S+ \[(?P<date>[^\]]+)\] "[^"]*" \d{3} \S+ "[^"]*" "[^"]*"$')
+LOG_DATE = "%d/%b/%Y:%H:%M:%S %z"
+# fail2ban-regex's summary line: "Lines: 12 lines, 0 ignored, 3 matched, 9 missed".
+REGEX_MATCHED = re.compile(r"^Lines: .* (\d+) matched", re.MULTILINE)
+# Clients of Docker's userland proxy or of a proxy on the host appear as these (and the gateways).
+LOOPBACK = ["127.0.0.1", "::1"]
+# Newest line and file time further apart than this: the log's clock (or zone) is wrong.
+MAX_SKEW = 300
+
+
+def read_combined(lines):
+    """(clients in order of first appearance, without ::ffff:; lines not in combined format; last line's date)."""
+    clients, not_combined, last_date = [], 0, None
+    for line in lines:
+        match = COMBINED.match(line)
+        if not match:
+            not_combined += 1
+            continue
+        client = re.sub(r"^::ffff:", "", match.group("client"))
+        if client not in clients:
+            clients.append(client)
+        last_date = match.group("date")
+    return clients, not_combined, last_date
+
+
+def count_failures(lines, pattern):
+    """Lines the plain pattern finds, as grep -ciE counts them."""
+    found = re.compile(pattern, re.IGNORECASE)
+    return sum(1 for line in lines if found.search(line))
+
+
+def regex_matched(text):
+    """The matched count in fail2ban-regex's output, or None."""
+    match = REGEX_MATCHED.search(text)
+    return int(match.group(1)) if match else None
+
+
+def clock_skew(last_date, mtime):
+    """Seconds between the newest line's date and the file's time; -1 without a dated line."""
+    if not last_date:
+        return -1
+    try:
+        return int(abs(datetime.strptime(last_date, LOG_DATE).timestamp() - mtime))
+    except ValueError:
+        return -1
+
+
+def _item(check, ok, detail, otherwise="FAIL"):
+    return {"check": check, "verdict": "OK" if ok else otherwise, "detail": detail}
+
+
+def check_jail(jail, running, error):
+    return _item("jail running", running, "fail2ban runs jail %s" % jail if running else error or "fail2ban does not answer")
+
+
+def check_log_readable(logpath, log):
+    return _item("log readable", log.get("isreg") and log.get("readable"),
+                 (logpath or "no log path") + (" is there" if log.get("isreg") else " is missing or not a file"))
+
+
+def check_log_recent(log, now, max_age):
+    age = int(now - log.get("mtime", 0))
+    return _item("log written recently", log.get("exists") and age < max_age, "last written %d s ago" % age, "WARN")
+
+
+def check_combined(lines, proxies):
+    clients, not_combined = read_combined(lines)[:2]
+    only_proxies = bool(clients) and all(client in proxies for client in clients)
+    if not_combined or not lines:
+        verdict = "FAIL"
+    else:
+        verdict = "WARN" if only_proxies else "OK"
+    if not_combined:
+        detail = "%d of the last %d lines are not in combined format (ACCESS_LOG_FORMAT=combined)" % (not_combined, len(lines))
+    elif not lines:
+        detail = "the log is empty"
+    elif only_proxies:
+        detail = "every line comes from %s: a proxy? set TRUST_PROXY" % ", ".join(clients)
+    else:
+        detail = "clients " + ", ".join(clients[:5])
+    return {"check": "combined format with client address", "verdict": verdict, "detail": detail}
+
+
+def check_filter(counted, matched, filter_spec):
+    """counted: lines the plain pattern finds; matched: what fail2ban-regex matched (None: it did not run)."""
+    ran = counted is not None and matched is not None
+    return _item("filter matches the failures in the log", ran and counted == matched,
+                 "log: %d failed logins, filter %s: %d" % (counted, filter_spec, matched) if ran
+                 else "could not run fail2ban-regex")
+
+
+def check_exposure(exposure, written_paths):
+    """exposure: what exposure_info finds now ({"error": message} when it could not tell)."""
+    if "error" in exposure:
+        return _item("exposure as when the jail was written", False, exposure["error"])
+    same = exposure["paths"] == written_paths
+    return _item("exposure as when the jail was written", same,
+                 exposure["summary"] if same else
+                 "changed since the jail was written: now %s; re-run site.yml" % exposure["summary"])
+
+
+def _hooked_detail(firewall, hooked, missing):
+    return "%s: %s" % (firewall, "; ".join(item["detail"] for item in hooked) if hooked else missing)
+
+
+def check_hooked(firewall, hooked):
+    return _item("ban chain hooked where the traffic passes", bool(hooked) and all(item["ok"] for item in hooked),
+                 _hooked_detail(firewall, hooked, "no chain found"))
+
+
+def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock):
+    # Behind Cloudflare the host sees Cloudflare's addresses, not the attacker's: only the block
+    # at Cloudflare stops it there.
+    detail = "on this host's firewall (%s: %s)" % (firewall, ", ".join(item["hook"] for item in hooked) or "no path")
+    if cloudflare:
+        detail += (", and at Cloudflare (an IP Access Rule per ban, lifted at unban and expiry), the only layer that "
+                   "stops clients coming through Cloudflare")
+    else:
+        detail += "; clients coming through Cloudflare are not stopped here: set jail_cloudflare_enabled"
+    if origin_lock:
+        detail += "; the origin only lets in Cloudflare and ignoreip, so no one goes around those blocks"
+    return _item("where bans apply", True, detail)
+
+
+def check_origin_lock(firewall, origin_lock, locked):
+    if not origin_lock:
+        return _item("origin open only to Cloudflare", True, "not locked (jail_cloudflare_origin_lock is off)")
+    return _item("origin open only to Cloudflare", bool(locked) and all(item["ok"] for item in locked),
+                 _hooked_detail(firewall, locked, "no lock rule found"))
+
+
+def check_operator(operator, covered_by):
+    """operator: the operator's address or None (unknown); covered_by: the ignoreip entry covering it, or None."""
+    if operator is None:
+        return _item("operator covered by ignoreip", False, "operator address unknown: pass -e operator_ip=ADDRESS", "WARN")
+    return _item("operator covered by ignoreip", covered_by is not None,
+                 "%s is covered by %s" % (operator, covered_by) if covered_by is not None
+                 else "the operator address could be banned: add it to jail_ignoreip")
+
+
+def check_clock(skew):
+    if skew < 0:
+        return {"check": "log clock agrees with the host", "verdict": "WARN", "detail": "no dated line"}
+    return _item("log clock agrees with the host", skew < MAX_SKEW, "newest line and file time differ by %d s" % skew)
+
+
+def check_tls(topology):
+    return _item("TLS in front of MeshMonitor", topology == "proxy",
+                 "behind a reverse proxy" if topology == "proxy"
+                 else "MeshMonitor is published without a TLS proxy: passwords cross the network in clear", "WARN")
+
+
+def judge(seen, record, now, max_age):
+    """Every check, in the order the report prints them.
+
+    seen: what the doctor module observed (see its RETURN: running, error, logpath, log, lines,
+    counted, matched, exposure, operator, covered_by); record: what the jail role recorded.
+    """
+    exposure = seen["exposure"]
+    hooked = exposure.get("hooked", [])
+    last_date = read_combined(seen["lines"])[2]
+    return [
+        check_jail(record["jail"], seen["running"], seen.get("error")),
+        check_log_readable(seen["logpath"], seen["log"]),
+        check_log_recent(seen["log"], now, max_age),
+        check_combined(seen["lines"], LOOPBACK + list(record.get("docker_gateways", []))),
+        check_filter(seen["counted"], seen["matched"], record["filter"]),
+        check_exposure(exposure, record["ban_paths"]),
+        check_hooked(record["firewall"], hooked),
+        check_where_bans_apply(record["firewall"], hooked, record.get("cloudflare"), record.get("origin_lock")),
+        check_origin_lock(record["firewall"], record.get("origin_lock"), exposure.get("origin_locked", [])),
+        check_operator(seen["operator"], seen["covered_by"]),
+        check_clock(clock_skew(last_date, seen["log"].get("mtime", 0)) if seen["log"].get("exists") else -1),
+        check_tls(record["topology"]),
+    ]

@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a host has now, read through an AnsibleModule (run_command, no shell): Docker's containers,
+fail2ban's rules in the firewall, MeshMonitor's listening socket, Ansible's local facts. The
+modules exposure_info and doctor share these; the judging is in exposure.py and doctor.py."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
+    HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
+    paths_text, plan_exposure, port_bindings, publisher_of)
+
+# iptables chains fail2ban's jumps sit in, per hook: Docker's hook for forwarded traffic, and INPUT.
+IPTABLES_CHAINS = {"forward": "DOCKER-USER", "input": "INPUT"}
+
+
+def read_containers(module):
+    """docker inspect of every container, running or not; [] without Docker."""
+    docker = module.get_bin_path("docker")
+    if not docker:
+        return []
+    rc, out, err = module.run_command([docker, "ps", "-aq", "--no-trunc"])
+    if rc != 0:
+        module.fail_json(msg="docker ps failed: %s" % (err.strip() or out.strip()))
+    ids = out.split()
+    if not ids:
+        return []
+    rc, out, err = module.run_command([docker, "inspect"] + ids)
+    if rc != 0:
+        module.fail_json(msg="docker inspect failed: %s" % (err.strip() or out.strip()))
+    return json.loads(out)
+
+
+def read_rules(module, jail, firewall, origin_lock=False):
+    """fail2ban's jump rules for the jail (and its origin lock's IPv4 rules), as the firewall holds them now."""
+    if firewall == "nftables":
+        commands = [["nft", "list", "table", "inet", "f2b-" + jail]]
+        if origin_lock:
+            commands += [["nft", "list", "table", "ip", "f2b-%s-%s-%s" % (jail, ORIGIN_LOCK_LABEL, label)]
+                         for label in HOOK_LABELS.values()]
+    else:
+        commands = [["iptables", "-w", "-S", chain] for chain in IPTABLES_CHAINS.values()]
+    text = ""
+    for command in commands:
+        binary = module.get_bin_path(command[0])
+        if binary:
+            text += module.run_command([binary] + command[1:])[1]
+    return parse_firewall_rules(firewall, text)
+
+
+def read_app_listen(module, containers, published_ports, container_port):
+    """Which families MeshMonitor's socket listens on, read from its network namespace."""
+    container = publisher_of(containers, published_ports, container_port)
+    pid = ((container or {}).get("State") or {}).get("Pid") or 0
+    if not pid:
+        return {}
+    texts = []
+    for name in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, name)) as proc:
+                texts.append(proc.read())
+        except (IOError, OSError):
+            texts.append("")
+    families = listen_families(texts[0], texts[1], container_port)
+    return {"container": container["Name"].lstrip("/"), "families": families, "logs_mapped_ipv4": "ipv6" in families}
+
+
+def find_exposure(module, params):
+    """exposure_info's answer for params (its options): raises ExposureError for bad explicit paths."""
+    containers = read_containers(module)
+    bindings = port_bindings(containers)
+    if params["paths"]:
+        paths = check_paths(params["paths"])
+        plan = {"kind": "explicit", "publishers": [], "paths": paths,
+                "summary": "ban paths given explicitly (jail_ban_paths): bans hooked on " + paths_text(paths)}
+    else:
+        plan = plan_exposure(bindings, params["behind_proxy"], params["proxy_ports"], params["published_ports"],
+                             params["container_port"], host_network_containers(containers))
+    plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
+    if params.get("jail") and params.get("firewall"):
+        rules = read_rules(module, params["jail"], params["firewall"], params.get("origin_lock"))
+        plan["hooked"] = check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]],
+                                      {hook: "%s-%s" % (params["jail"], label) for hook, label in HOOK_LABELS.items()})
+        if params.get("origin_lock"):
+            plan["origin_locked"] = check_hooked(
+                plan["paths"], [rule for rule in rules if rule["allow_only"]],
+                {hook: "%s-%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL, label) for hook, label in HOOK_LABELS.items()})
+    plan["bindings"] = bindings
+    return plan
+
+
+def read_local_facts(fact_path):
+    """Ansible's local facts from fact_path as setup reads static ones: {file name without .fact: its JSON}.
+
+    Files that are not JSON objects (INI facts, executable facts) are left out: only JSON records matter here.
+    """
+    facts = {}
+    for path in sorted(glob.glob(os.path.join(fact_path, "*.fact"))):
+        try:
+            with open(path) as handle:
+                value = json.load(handle)
+        except (IOError, OSError, ValueError):
+            continue
+        if isinstance(value, dict):
+            facts[os.path.basename(path)[:-len(".fact")]] = value
+    return facts

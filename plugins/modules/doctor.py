@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: doctor
+short_description: Check a MeshMonitor jail end to end, read-only
+version_added: 0.2.0
+author: meshmonitor.fail2ban contributors (@meshmonitor-fail2ban)
+description:
+  - Checks, on the host, what the jail role deployed against what the host does now, and gives each check a
+    verdict (V(OK), V(WARN) or V(FAIL)) with the reason. What was deployed is the record the jail role keeps in
+    Ansible's local facts (see P(meshmonitor.fail2ban.deployment#filter)).
+  - The checks are the jail running; its log present, readable and written recently; the log's last lines in
+    combined format with a client address (not only a proxy's); the jail's filter finding as many failures in
+    the log as a plain count does; how MeshMonitor is exposed now against when the jail was written; every port
+    and protocol of each ban path hooked in the firewall; where bans apply; the origin lock on each path (when on);
+    the operator's address covered by C(ignoreip); the log's clock against the host's; TLS in front of MeshMonitor.
+  - Changes nothing; the module itself fails only when the host has no record of the jail.
+  - The collection's C(meshmonitor.fail2ban.doctor) playbook runs it on every host and prints the table.
+options:
+  jail:
+    description: The jail's name (C(jail_name)); without it, the only jail recorded on the host.
+    type: str
+  operator_ip:
+    description:
+      - The address the operator reaches the host from, checked against the jail's C(ignoreip).
+      - Without it that check is a V(WARN) saying the address is unknown.
+    type: str
+  log_max_age:
+    description: Seconds since the log was last written beyond which that check warns.
+    type: int
+    default: 86400
+  tail_lines:
+    description: How many of the log's last lines the format and clock checks read.
+    type: int
+    default: 50
+  fact_path:
+    description: Where Ansible's local facts are (the jail role writes its record there).
+    type: path
+    default: /etc/ansible/facts.d
+attributes:
+  check_mode:
+    description: Read-only, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Nothing changes, so there is no diff.
+    support: none
+notes:
+  - Needs root, as fail2ban-client, the firewall and Docker do.
+"""
+
+EXAMPLES = r"""
+- name: Check the MeshMonitor jail
+  meshmonitor.fail2ban.doctor:
+    operator_ip: 198.51.100.20
+  register: doctor
+
+- name: Fail on a failed check
+  ansible.builtin.assert:
+    that: doctor.failed_checks == []
+    fail_msg: "{{ doctor.report | selectattr('verdict', 'eq', 'FAIL') | list }}"
+"""
+
+RETURN = r"""
+report:
+  description: One item per check, in a fixed order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    check:
+      description: What is checked, for instance V(jail running).
+      type: str
+    verdict:
+      description: V(OK), V(WARN) or V(FAIL).
+      type: str
+    detail:
+      description: Why, in words a person can act on.
+      type: str
+  sample:
+    - {check: jail running, verdict: OK, detail: fail2ban runs jail meshmonitor}
+failed_checks:
+  description: The checks whose verdict is V(FAIL).
+  returned: always
+  type: list
+  elements: str
+jail:
+  description: The jail checked.
+  returned: always
+  type: str
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.deployment import DeploymentError, select_deployment
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import count_failures, judge, regex_matched
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
+    Fail2banClient, Fail2banError, covering_entry, normalize_addresses)
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import find_exposure, read_local_facts
+
+
+def read_log(path, tail_lines, pattern):
+    """(stat facts, its last tail_lines lines, lines the plain pattern finds or None) of the log."""
+    log = {"exists": os.path.exists(path), "isreg": os.path.isfile(path), "readable": os.access(path, os.R_OK)}
+    if log["exists"]:
+        log["mtime"] = os.stat(path).st_mtime
+    if not (log["isreg"] and log["readable"]):
+        return log, [], None
+    with open(path, errors="replace") as handle:
+        lines = [line.rstrip("\n") for line in handle]
+    return log, lines[-tail_lines:], count_failures(lines, pattern)
+
+
+def observe(module, record):
+    """What the host does now, for judge()."""
+    params = module.params
+    jail = record["jail"]
+    seen = {"running": False, "error": None, "logpath": "", "operator": None, "covered_by": None,
+            "counted": None, "matched": None}
+    binary = module.get_bin_path("fail2ban-client")
+    client = Fail2banClient(module, binary) if binary else None
+    ignoreip = []
+    if client:
+        try:
+            seen["logpath"] = (client.status(jail)["files"] or [""])[0]
+            ignoreip = client.ignoreip(jail)
+            seen["running"] = True
+        except Fail2banError as exc:
+            seen["error"] = str(exc)
+    else:
+        seen["error"] = "fail2ban is not installed"
+    if seen["logpath"]:
+        seen["log"], seen["lines"], seen["counted"] = read_log(seen["logpath"], params["tail_lines"], record["failures_pattern"])
+    else:
+        seen["log"], seen["lines"], seen["counted"] = {"exists": False}, [], None
+    regex = module.get_bin_path("fail2ban-regex")
+    if seen["counted"] is not None and regex:
+        seen["matched"] = regex_matched(module.run_command([regex, seen["logpath"], record["filter"]])[1])
+    try:
+        inputs = dict(record["exposure_inputs"], jail=jail, firewall=record["firewall"], origin_lock=record.get("origin_lock", False))
+        seen["exposure"] = find_exposure(module, inputs)
+    except ExposureError as exc:
+        seen["exposure"] = {"error": str(exc)}
+    if params["operator_ip"] and seen["running"]:
+        seen["operator"] = params["operator_ip"]
+        seen["covered_by"] = covering_entry(seen["operator"], ignoreip)
+    return seen
+
+
+def run_module(module):
+    params = module.params
+    try:
+        record = select_deployment(read_local_facts(params["fact_path"]), params["jail"])
+    except DeploymentError as exc:
+        module.fail_json(msg=str(exc))
+    if params["operator_ip"]:
+        try:
+            params["operator_ip"] = normalize_addresses([params["operator_ip"]])[0]
+        except ValueError as exc:
+            module.fail_json(msg="operator_ip: %s" % exc)
+    report = judge(observe(module, record), record, time.time(), params["log_max_age"])
+    module.exit_json(changed=False, jail=record["jail"], report=report,
+                     failed_checks=[item["check"] for item in report if item["verdict"] == "FAIL"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "jail": {"type": "str"},
+            "operator_ip": {"type": "str"},
+            "log_max_age": {"type": "int", "default": 86400},
+            "tail_lines": {"type": "int", "default": 50},
+            "fact_path": {"type": "path", "default": "/etc/ansible/facts.d"},
+        },
+        supports_check_mode=True,
+    )
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils import doctor
+
+LOGIN_401 = '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"'
+PAGE_200 = '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"'
+FROM_GATEWAY = '172.18.0.1 - - [27/Nov/2026:08:00:09 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"'
+TINY = 'POST /api/auth/login 401 31 - 1.204 ms'
+FAILURES = ('"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429)|verify-mfa/?(\\?[^" ]*)? [^"]*" '
+            '(401|429)) ')
+# 27/Nov/2026:08:00:09 +0000
+LAST_LINE_EPOCH = 1795766409
+HOOKED = [{"hook": "forward", "ok": True, "detail": "forward: meshmonitor-fwd drops 3001/tcp"},
+          {"hook": "input", "ok": True, "detail": "input: meshmonitor-in drops 8080/tcp"}]
+PATHS = [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}, {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
+RECORD = {"jail": "meshmonitor", "filter": 'meshmonitor[baseurl="", clients=direct, apiauth=off]', "firewall": "nftables",
+          "topology": "docker", "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False,
+          "origin_lock": False, "failures_pattern": FAILURES}
+
+
+def seen(**changes):
+    base = {"running": True, "error": None, "logpath": "/opt/meshmonitor/logs/access.log",
+            "log": {"exists": True, "isreg": True, "readable": True, "mtime": LAST_LINE_EPOCH + 2},
+            "lines": [LOGIN_401, PAGE_200, FROM_GATEWAY], "counted": 1, "matched": 1,
+            "exposure": {"paths": PATHS, "summary": "published 8080 -> 3001", "hooked": HOOKED},
+            "operator": "192.0.2.10", "covered_by": "192.0.2.0/24"}
+    base.update(changes)
+    return base
+
+
+def verdicts(report):
+    return {item["check"]: item["verdict"] for item in report}
+
+
+def by_check(report, check):
+    return next(item for item in report if item["check"] == check)
+
+
+def test_a_healthy_host_is_ok_but_for_plain_http():
+    report = doctor.judge(seen(), RECORD, LAST_LINE_EPOCH + 10, 86400)
+    assert [item["check"] for item in report] == [
+        "jail running", "log readable", "log written recently", "combined format with client address",
+        "filter matches the failures in the log", "exposure as when the jail was written",
+        "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
+        "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor"]
+    assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
+    assert by_check(report, "TLS in front of MeshMonitor")["verdict"] == "WARN"
+    assert by_check(report, "combined format with client address")["detail"] == "clients 198.51.100.7, 192.0.2.10, 172.18.0.1"
+
+
+def test_jail_not_running_says_why():
+    item = doctor.check_jail("meshmonitor", False, "fail2ban has no jail named 'meshmonitor'")
+    assert item == {"check": "jail running", "verdict": "FAIL", "detail": "fail2ban has no jail named 'meshmonitor'"}
+    assert doctor.check_jail("meshmonitor", False, None)["detail"] == "fail2ban does not answer"
+
+
+@pytest.mark.parametrize("log, verdict, detail", [
+    ({"exists": True, "isreg": True, "readable": True}, "OK", "/x/access.log is there"),
+    ({"exists": True, "isreg": True, "readable": False}, "FAIL", "/x/access.log is there"),
+    ({"exists": True, "isreg": False, "readable": True}, "FAIL", "/x/access.log is missing or not a file"),
+    ({"exists": False}, "FAIL", "/x/access.log is missing or not a file"),
+])
+def test_log_readable(log, verdict, detail):
+    assert doctor.check_log_readable("/x/access.log", log) == {"check": "log readable", "verdict": verdict, "detail": detail}
+    assert doctor.check_log_readable("", {"exists": False})["detail"] == "no log path is missing or not a file"
+
+
+def test_log_written_recently_warns_when_old_or_missing():
+    assert doctor.check_log_recent({"exists": True, "mtime": 1000}, 1000 + 86399, 86400)["verdict"] == "OK"
+    old = doctor.check_log_recent({"exists": True, "mtime": 1000}, 1000 + 86400, 86400)
+    assert old == {"check": "log written recently", "verdict": "WARN", "detail": "last written 86400 s ago"}
+    assert doctor.check_log_recent({"exists": False}, 1000, 86400)["verdict"] == "WARN"
+
+
+def test_combined_format_fails_on_other_formats_and_an_empty_log():
+    item = doctor.check_combined([LOGIN_401, TINY], ["127.0.0.1"])
+    assert item["verdict"] == "FAIL"
+    assert item["detail"] == "1 of the last 2 lines are not in combined format (ACCESS_LOG_FORMAT=combined)"
+    assert doctor.check_combined([], ["127.0.0.1"]) == {
+        "check": "combined format with client address", "verdict": "FAIL", "detail": "the log is empty"}
+
+
+def test_combined_format_warns_when_every_client_is_a_proxy():
+    item = doctor.check_combined([FROM_GATEWAY, FROM_GATEWAY.replace("172.18.0.1", "::ffff:127.0.0.1")],
+                                 doctor.LOOPBACK + ["172.18.0.1"])
+    assert item["verdict"] == "WARN"
+    assert item["detail"] == "every line comes from 172.18.0.1, 127.0.0.1: a proxy? set TRUST_PROXY"
+
+
+def test_combined_format_names_at_most_five_clients():
+    lines = [LOGIN_401.replace("198.51.100.7", "198.51.100.%d" % n) for n in range(1, 8)]
+    assert doctor.check_combined(lines, doctor.LOOPBACK)["detail"] == "clients " + ", ".join(
+        "198.51.100.%d" % n for n in range(1, 6))
+
+
+def test_filter_check_compares_the_plain_count_with_fail2ban_regex():
+    assert doctor.count_failures([LOGIN_401, PAGE_200, LOGIN_401.replace("login", "LOGIN/")], FAILURES) == 2
+    assert doctor.check_filter(2, 2, "meshmonitor")["verdict"] == "OK"
+    item = doctor.check_filter(3, 2, "meshmonitor[apiauth=off]")
+    assert item == {"check": "filter matches the failures in the log", "verdict": "FAIL",
+                    "detail": "log: 3 failed logins, filter meshmonitor[apiauth=off]: 2"}
+    assert doctor.check_filter(None, None, "meshmonitor")["detail"] == "could not run fail2ban-regex"
+    assert doctor.check_filter(3, None, "meshmonitor")["verdict"] == "FAIL"
+
+
+def test_fail2ban_regex_summary_is_read():
+    text = "Running tests\n=============\n\nLines: 12 lines, 0 ignored, 3 matched, 9 missed\n[processed in 0.01 sec]\n"
+    assert doctor.regex_matched(text) == 3
+    assert doctor.regex_matched("ERROR: No failure-id group in '...'") is None
+
+
+def test_exposure_changed_since_the_jail_was_written():
+    now = {"paths": PATHS[:1], "summary": "proxy container edge publishes 443/tcp -> 8443"}
+    item = doctor.check_exposure(now, PATHS)
+    assert item == {"check": "exposure as when the jail was written", "verdict": "FAIL",
+                    "detail": "changed since the jail was written: now proxy container edge publishes 443/tcp -> 8443; "
+                              "re-run site.yml"}
+    assert doctor.check_exposure({"error": "docker ps failed: x"}, PATHS)["detail"] == "docker ps failed: x"
+    assert doctor.check_exposure({"paths": PATHS, "summary": "same"}, PATHS)["verdict"] == "OK"
+
+
+def test_ban_chain_hooked_fails_on_a_missing_or_short_path():
+    assert doctor.check_hooked("nftables", [])["detail"] == "nftables: no chain found"
+    assert doctor.check_hooked("nftables", [])["verdict"] == "FAIL"
+    short = [dict(HOOKED[0], ok=False, detail="forward: 3001/udp not dropped"), HOOKED[1]]
+    item = doctor.check_hooked("iptables", short)
+    assert item["verdict"] == "FAIL"
+    assert item["detail"] == "iptables: forward: 3001/udp not dropped; input: meshmonitor-in drops 8080/tcp"
+
+
+def test_where_bans_apply_names_each_layer():
+    plain = doctor.check_where_bans_apply("nftables", HOOKED, False, False)
+    assert plain["verdict"] == "OK"
+    assert plain["detail"] == ("on this host's firewall (nftables: forward, input); clients coming through Cloudflare "
+                               "are not stopped here: set jail_cloudflare_enabled")
+    cloudflare = doctor.check_where_bans_apply("nftables", HOOKED, True, True)["detail"]
+    assert "and at Cloudflare" in cloudflare and cloudflare.endswith("so no one goes around those blocks")
+    assert doctor.check_where_bans_apply("nftables", [], False, False)["detail"].startswith(
+        "on this host's firewall (nftables: no path)")
+
+
+def test_origin_lock_checked_only_when_on():
+    assert doctor.check_origin_lock("nftables", False, []) == {
+        "check": "origin open only to Cloudflare", "verdict": "OK", "detail": "not locked (jail_cloudflare_origin_lock is off)"}
+    assert doctor.check_origin_lock("nftables", True, [])["detail"] == "nftables: no lock rule found"
+    assert doctor.check_origin_lock("nftables", True, [])["verdict"] == "FAIL"
+    assert doctor.check_origin_lock("nftables", True, HOOKED)["verdict"] == "OK"
+
+
+def test_operator_unknown_covered_or_exposed():
+    assert doctor.check_operator(None, None)["verdict"] == "WARN"
+    assert doctor.check_operator("192.0.2.10", "192.0.2.0/24")["detail"] == "192.0.2.10 is covered by 192.0.2.0/24"
+    exposed = doctor.check_operator("192.0.2.10", None)
+    assert exposed == {"check": "operator covered by ignoreip", "verdict": "FAIL",
+                       "detail": "the operator address could be banned: add it to jail_ignoreip"}
+
+
+@pytest.mark.parametrize("mtime, verdict, detail", [
+    (LAST_LINE_EPOCH + 2, "OK", "newest line and file time differ by 2 s"),
+    (LAST_LINE_EPOCH - 299, "OK", "newest line and file time differ by 299 s"),
+    (LAST_LINE_EPOCH + 3600, "FAIL", "newest line and file time differ by 3600 s"),
+])
+def test_log_clock(mtime, verdict, detail):
+    report = doctor.judge(seen(log={"exists": True, "isreg": True, "readable": True, "mtime": mtime}), RECORD, mtime, 86400)
+    assert by_check(report, "log clock agrees with the host") == {
+        "check": "log clock agrees with the host", "verdict": verdict, "detail": detail}
+
+
+def test_log_clock_without_a_dated_line():
+    report = doctor.judge(seen(lines=[TINY]), RECORD, LAST_LINE_EPOCH, 86400)
+    assert by_check(report, "log clock agrees with the host")["verdict"] == "WARN"
+    assert doctor.clock_skew("not a date", 0) == -1
+
+
+def test_tls_ok_behind_a_proxy():
+    assert doctor.check_tls("proxy") == {"check": "TLS in front of MeshMonitor", "verdict": "OK", "detail": "behind a reverse proxy"}
+    assert doctor.check_tls("docker")["verdict"] == "WARN"

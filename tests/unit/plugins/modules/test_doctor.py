@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.meshmonitor.fail2ban.plugins.modules import doctor
+
+PUBLISHED = {"Name": "/meshmonitor-meshmonitor-1", "State": {"Running": True, "Pid": 0},
+             "HostConfig": {"NetworkMode": "meshmonitor_default"},
+             "NetworkSettings": {"Ports": {"3001/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
+NFT = ("table inet f2b-garden {\n\tchain forward {\n\t\ttcp dport 3001 ip saddr @addr-set-garden-fwd drop\n\t}\n"
+       "\tchain input {\n\t\ttcp dport 8080 ip saddr @addr-set-garden-in drop\n\t}\n}\n")
+LINES = ['::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
+         '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:01 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
+         '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"']
+PATHS = [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}, {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
+
+
+class Done(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = True
+
+    def __init__(self, params, matched=2, fail2ban=True):
+        self.params = dict({"jail": None, "operator_ip": None, "log_max_age": 86400, "tail_lines": 50}, **params)
+        self.matched = matched
+        self.fail2ban = fail2ban
+        self.commands = []
+
+    def get_bin_path(self, name, required=False):
+        return None if name.startswith("fail2ban") and not self.fail2ban else "/usr/bin/" + name
+
+    def run_command(self, args):
+        self.commands.append(args)
+        name = os.path.basename(args[0])
+        if name == "fail2ban-client" and args[1:] == ["status", "garden"]:
+            return 0, "Status for the jail: garden\n`- File list:\t%s\n" % self.params["logpath"], ""
+        if name == "fail2ban-client" and args[1:] == ["get", "garden", "ignoreip"]:
+            return 0, "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 192.0.2.0/24\n", ""
+        if name == "fail2ban-regex":
+            return 0, "Lines: 3 lines, 0 ignored, %d matched, 1 missed\n" % self.matched, ""
+        if name == "docker" and args[1:3] == ["ps", "-aq"]:
+            return 0, "abc123\n", ""
+        if name == "docker" and args[1] == "inspect":
+            return 0, json.dumps([PUBLISHED]), ""
+        if name == "nft":
+            return 0, NFT, ""
+        raise AssertionError(args)
+
+    def exit_json(self, **result):
+        raise Done(result)
+
+    def fail_json(self, **result):
+        raise Done(dict(result, failed=True))
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A host the jail role deployed jail 'garden' on: its record, its log."""
+    facts = tmp_path / "facts.d"
+    facts.mkdir()
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(LINES) + "\n")
+    os.utime(str(log), (1795766405 + 1, 1795766405 + 1))
+    record = {"written_by": "meshmonitor.fail2ban.jail", "jail": "garden",
+              "jails": {"main": "garden", "sync": "garden-sync"},
+              "filter": 'meshmonitor[baseurl="", clients=direct, apiauth=off]',
+              "failures_pattern": '"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429)) ',
+              "logpath": str(log), "topology": "docker", "firewall": "nftables",
+              "exposure_inputs": {"behind_proxy": False, "proxy_ports": [80, 443], "published_ports": [8080],
+                                  "container_port": 3001, "paths": []},
+              "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False, "origin_lock": False}
+    (facts / "meshmonitor_fail2ban_garden.fact").write_text(json.dumps(record))
+    (facts / "other.fact").write_text("[section]\nkey=value\n")
+    return {"fact_path": str(facts), "logpath": str(log)}
+
+
+def run(module):
+    with pytest.raises(Done) as outcome:
+        doctor.run_module(module)
+    return outcome.value.args[0]
+
+
+def test_a_recorded_jail_is_checked_from_the_record(host, monkeypatch):
+    monkeypatch.setattr(doctor.time, "time", lambda: 1795766405 + 60)
+    module = FakeModule(dict(host, operator_ip="::ffff:192.0.2.10"))
+    result = run(module)
+    assert result["jail"] == "garden" and not result["changed"]
+    assert result["failed_checks"] == []
+    verdicts = {item["check"]: item["verdict"] for item in result["report"]}
+    assert [check for check, verdict in verdicts.items() if verdict != "OK"] == ["TLS in front of MeshMonitor"]
+    details = {item["check"]: item["detail"] for item in result["report"]}
+    assert details["operator covered by ignoreip"] == "192.0.2.10 is covered by 192.0.2.0/24"
+    assert details["filter matches the failures in the log"].startswith("log: 2 failed logins, filter meshmonitor[")
+    assert ["/usr/bin/fail2ban-regex", host["logpath"], 'meshmonitor[baseurl="", clients=direct, apiauth=off]'] in module.commands
+    assert ["/usr/bin/nft", "list", "table", "inet", "f2b-garden"] in module.commands
+
+
+def test_filter_and_log_disagreeing_fails_that_check(host):
+    result = run(FakeModule(host, matched=1))
+    assert result["failed_checks"] == ["filter matches the failures in the log"]
+
+
+def test_without_fail2ban_the_jail_and_log_checks_fail_and_the_operator_is_unknown(host):
+    result = run(FakeModule(dict(host, operator_ip="192.0.2.10"), fail2ban=False))
+    verdicts = {item["check"]: item["verdict"] for item in result["report"]}
+    assert verdicts["jail running"] == "FAIL" and verdicts["log readable"] == "FAIL"
+    assert verdicts["operator covered by ignoreip"] == "WARN"
+    assert result["report"][0]["detail"] == "fail2ban is not installed"
+
+
+def test_no_record_or_a_bad_operator_address_fails_with_a_message(host, tmp_path):
+    result = run(FakeModule(dict(host, jail="meshmonitor")))
+    assert result["failed"] and result["msg"] == "this host has no MeshMonitor jail named meshmonitor; it has garden"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no MeshMonitor jail is recorded" in run(FakeModule(dict(host, fact_path=str(empty))))["msg"]
+    bad = run(FakeModule(dict(host, operator_ip="not-an-address")))
+    assert bad["failed"] and bad["msg"].startswith("operator_ip: not an IP address")
