@@ -11,7 +11,7 @@ export ANSIBLE_FORCE_COLOR := 0
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
 SCENARIOS ?= app default proxy fleet reporting adversarial
 
-.PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean
+.PHONY: setup images demo test lint checkout sanity units pytest molecule bench build clean docs
 
 setup:
 	bash lab/setup.sh
@@ -43,6 +43,10 @@ sanity: checkout
 
 units: checkout
 	cd $(CHECKOUT) && ansible-test units --venv --python 3.11 --requirements
+
+# Role variable docs: README sections and defaults/main.yml comments, from meta/argument_specs.yml.
+docs:
+	for role in roles/*/; do ansible-docsmith generate --readme --defaults $$role || exit 1; done
 
 # The filter's samples through real fail2ban-regex, the roles' documentation agreeing with
 # their defaults, and the built tarball installed and used by FQCN (plugin unit tests run under
