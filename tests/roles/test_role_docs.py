@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCSMITH = Path(sys.executable).with_name("ansible-docsmith")
 
 
-@pytest.mark.parametrize("role", ["app", "jail"])
+@pytest.mark.parametrize("role", ["app", "jail", "meshmonitor"])
 def test_defaults_and_argument_specs_name_the_same_variables(role):
     base = ROOT / "roles" / role
     defaults = set(yaml.safe_load((base / "defaults/main.yml").read_text()))
@@ -21,7 +21,7 @@ def test_defaults_and_argument_specs_name_the_same_variables(role):
     assert defaults == specs, "defaults vs argument_specs: %s" % sorted(defaults ^ specs)
 
 
-@pytest.mark.parametrize("role", ["app", "jail"])
+@pytest.mark.parametrize("role", ["app", "jail", "meshmonitor"])
 def test_readme_and_defaults_comments_are_generated_from_argument_specs(role):
     run = subprocess.run([str(DOCSMITH), "generate", "--check", "--readme", "--defaults", str(ROOT / "roles" / role)],
                          capture_output=True, text=True, check=False)

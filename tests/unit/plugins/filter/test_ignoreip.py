@@ -163,8 +163,8 @@ def test_trust_proxy_value_passed_as_is():
 
 
 def test_errors_name_the_list_and_the_entry_as_written():
-    with pytest.raises(AnsibleFilterError, match=r"jail_trusted_proxies entry '::ffff:300\.0\.0\.1' is neither"):
-        ignoreip(["192.0.2.1"], ["::ffff:300.0.0.1"], labels=["jail_ignoreip", "jail_trusted_proxies"])
+    with pytest.raises(AnsibleFilterError, match=r"meshmonitor_proxy_addresses entry '::ffff:300\.0\.0\.1' is neither"):
+        ignoreip(["192.0.2.1"], ["::ffff:300.0.0.1"], labels=["jail_ignoreip", "meshmonitor_proxy_addresses"])
     with pytest.raises(AnsibleFilterError, match=r"jail_ignoreip entry '192\.168\.1\.5/24' has host bits"):
         ignoreip(["192.168.1.5/24"], labels=["jail_ignoreip"])
     with pytest.raises(AnsibleFilterError, match=r"jail_ignoreip entry '::ffff:0\.0\.0\.0/97' and jail_ignoreip "
