@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+import yaml
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORK, PREFIX = "mmf2b-bench", "172.30.91"
 ATTACKER, CLIENT = "mmf2b-bench-attacker", "mmf2b-bench-client"
@@ -31,11 +33,24 @@ SEED_VOLUME = "mmf2b-bench-docker-seed"
 TARGET_COUNTS = [int(n) for n in os.environ.get("BENCH_TARGETS", "1 4 8").split()]
 TRIALS = int(os.environ.get("BENCH_TRIALS", "20"))
 MAXRETRY = 5
-# The lab target, as in molecule/*/molecule.yml: systemd as PID 1 with its own Docker engine.
-TARGET_RUN = ["--cap-add=" + cap for cap in
-              ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYS_MODULE", "MKNOD", "AUDIT_WRITE")] + [
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--cgroupns=host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock"]
+
+
+def lab_host_kind(kind):
+    """`docker run` options (run), image and command of a lab host of this kind (lab/host_kinds.yml)."""
+    with open(os.path.join(ROOT, "lab", "host_kinds.yml")) as stream:
+        spec = yaml.safe_load(stream)["lab_host_kinds"][kind]
+    args = ["--cap-add=" + cap for cap in spec.get("capabilities", [])]
+    args += [arg for opt in spec.get("security_opts", []) for arg in ("--security-opt", opt)]
+    args += ["--cgroupns=" + spec["cgroupns_mode"]] if "cgroupns_mode" in spec else []
+    args += [arg for volume in spec.get("volumes", []) for arg in ("-v", volume)]
+    args += [arg for path in spec.get("tmpfs", []) for arg in ("--tmpfs", path)]
+    return {"run": args, "image": spec["image"], "command": spec["command"].split()}
+
+
+# The lab target: systemd as PID 1 with its own Docker engine (Debian 13 here); a client: the lab's
+# tools, idle.
+TARGET = lab_host_kind("target")
+CLIENT_HOST = lab_host_kind("client")
 
 
 def sh(*args, check=True):
@@ -54,11 +69,11 @@ def create_lab(count, image="mmf2b-lab/target:trixie", volumes=()):
     sh("docker", "network", "create", "--label", LABEL, "--subnet", PREFIX + ".0/24", NETWORK)
     for name, address in ((ATTACKER, ATTACKER_ADDRESS), (CLIENT, PREFIX + ".20")):
         sh("docker", "run", "-d", "--name", name, "--label", LABEL, "--network", NETWORK, "--ip", address,
-           "mmf2b-lab/target:bookworm", "sleep", "infinity")
+           *CLIENT_HOST["run"], CLIENT_HOST["image"], *CLIENT_HOST["command"])
         sh("docker", "cp", os.path.join(ROOT, "bench", "loadgen.py"), name + ":/usr/local/bin/loadgen.py")
     for i in range(1, count + 1):
         sh("docker", "run", "-d", "--name", target_name(i), "--label", LABEL, "--network", NETWORK,
-           "--ip", target_address(i), *TARGET_RUN, *volumes, image, "/lib/systemd/systemd")
+           "--ip", target_address(i), *TARGET["run"], *volumes, image, *TARGET["command"])
     # At boot systemd empties /tmp, where a pipelined module unpacks itself: converge once booted.
     for i in range(1, count + 1):
         sh("docker", "exec", target_name(i), "systemctl", "is-system-running", "--wait", check=False)
@@ -80,8 +95,8 @@ def seed_docker_volume():
     """
     seed = "mmf2b-bench-seed"
     sh("docker", "volume", "create", "--label", LABEL, SEED_VOLUME)
-    sh("docker", "run", "-d", "--name", seed, "--label", LABEL, *TARGET_RUN, "-v", SEED_VOLUME + ":/var/lib/docker",
-       "mmf2b-lab/target:trixie", "/lib/systemd/systemd")
+    sh("docker", "run", "-d", "--name", seed, "--label", LABEL, *TARGET["run"], "-v", SEED_VOLUME + ":/var/lib/docker",
+       "mmf2b-lab/target:trixie", *TARGET["command"])
     for _attempt in range(60):
         if subprocess.run(["docker", "exec", seed, "docker", "info"], capture_output=True, check=False).returncode == 0:
             break
