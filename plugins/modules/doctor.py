@@ -43,13 +43,8 @@ options:
     description: Where Ansible's local facts are (the jail role writes its record there).
     type: path
     default: /etc/ansible/facts.d
-attributes:
-  check_mode:
-    description: Read-only, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is no diff.
-    support: none
+extends_documentation_fragment:
+  - meshmonitor.fail2ban.attributes.read_only
 notes:
   - Needs root, as fail2ban-client, the firewall and Docker do.
 """

@@ -63,13 +63,8 @@ options:
     default: false
 requirements:
   - The C(docker) command, to see containers (without it, no container is found).
-attributes:
-  check_mode:
-    description: Read-only, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is no diff.
-    support: none
+extends_documentation_fragment:
+  - meshmonitor.fail2ban.attributes.read_only
 seealso:
   - module: meshmonitor.fail2ban.jail_info
 """

@@ -25,13 +25,8 @@ options:
     default: []
 requirements:
   - fail2ban running on the target, and root (C(become)) to reach its socket.
-attributes:
-  check_mode:
-    description: Read-only, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is no diff.
-    support: none
+extends_documentation_fragment:
+  - meshmonitor.fail2ban.attributes.read_only
 seealso:
   - module: meshmonitor.fail2ban.ban
 """
