@@ -22,8 +22,15 @@
   probe.py send URL JSON           one request as JSON says: {"method", "path" (appended to URL, or
                                    absolute), "user" (basic-auth user name), "headers", "body",
                                    "http10", "csrf" (false: no token), "mfa" (true: first a right
-                                   password for the MFA user, so an MFA login is pending)}; prints
-                                   the status code
+                                   password for the MFA user, so an MFA login is pending),
+                                   "signin" (true: first a whole sign-in of the MFA user, password
+                                   and code), "form" (true: the body form-encoded)}; prints the
+                                   status code
+  probe.py browser URL ORIGIN USER PASSWORD
+                                   what a browser at ORIGIN does on MeshMonitor's page URL: load the
+                                   page, fetch the CSRF token with the session cookie, sign in with
+                                   Origin, Referer, cookie and token, then ask whether it is signed
+                                   in; prints {"page", "login", "authenticated"} as JSON
 Requests to MeshMonitor's API carry a CSRF token, as its web UI and any serious attacker send them:
 a session cookie and X-CSRF-Token from GET <app>/api/csrf-token (CSRF=0 in the environment: none,
 so writes get MeshMonitor's 403).
@@ -43,7 +50,8 @@ import time
 import urllib.parse
 
 CONNECT_TIMEOUT = 0.5
-MFA_LOGIN = {"username": "mfa-admin", "password": "changeme"}
+MFA_LOGIN = {"username": "mfa-admin", "password": "mfa-lab-password"}
+MFA_CODE = "123456"
 
 
 def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None, target=None, http10=False):
@@ -84,13 +92,64 @@ def csrf_headers(url, target, conn=None, extra=None):
         conn.request("GET", prefix + "/api/csrf-token", headers=extra or {})
         response = conn.getresponse()
         body = response.read()
+        try:
+            token = json.loads(body)["csrfToken"]
+        except (ValueError, KeyError, TypeError):
+            return {}  # not MeshMonitor's API there (its web page answers any path under BASE_URL)
         if response.status != 200:
             return {}
         cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
-        return {"Cookie": cookie, "X-CSRF-Token": json.loads(body)["csrfToken"]}
+        return {"Cookie": cookie, "X-CSRF-Token": token}
     finally:
         if own:
             conn.close()
+
+
+class Session:
+    """A browser's cookie jar for one site: every answer's Set-Cookie replaces the session cookie."""
+
+    def __init__(self, url, headers=None):
+        self.parts = urllib.parse.urlsplit(url)
+        self.headers = dict(headers or {})
+
+    def send(self, method, path, body=None, form=False):
+        conn = http.client.HTTPConnection(self.parts.hostname, self.parts.port or 80, timeout=5)
+        try:
+            headers = dict(self.headers)
+            data = None
+            if body is not None:
+                headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/json"
+                data = urllib.parse.urlencode(body) if form else json.dumps(body)
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            text = response.read()
+            cookie = response.getheader("Set-Cookie")
+            if cookie:
+                self.headers["Cookie"] = cookie.split(";")[0]
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, None
+        finally:
+            conn.close()
+
+    def csrf(self, prefix):
+        status, answer = self.send("GET", prefix + "/api/csrf-token")
+        if status == 200:
+            self.headers["X-CSRF-Token"] = answer["csrfToken"]
+        return status
+
+
+def browser(url, origin, username, password):
+    prefix = urllib.parse.urlsplit(url).path.rstrip("/")
+    session = Session(url, {"User-Agent": "Mozilla/5.0 (lab browser)", "Accept": "*/*"})
+    page = session.send("GET", prefix + "/")[0]
+    session.csrf(prefix)
+    session.headers.update({"Origin": origin, "Referer": origin + prefix + "/"})
+    login = session.send("POST", prefix + "/api/auth/login", {"username": username, "password": password})[0]
+    status, answer = session.send("GET", prefix + "/api/auth/status")
+    print(json.dumps({"page": page, "login": login, "authenticated": status == 200 and bool((answer or {}).get("authenticated"))}))
+    return 0
 
 
 def keepalive(url, count, within, forged=None):
@@ -220,6 +279,27 @@ def main(argv):
         return flood(url, int(argv[3]), float(argv[4]))
     if action == "udp":
         return udp(url, int(argv[3]), argv[4], float(argv[5]) if len(argv) > 5 else 2.0)
+    if action == "browser":
+        return browser(url, argv[3], argv[4], argv[5])
+    if action == "send" and json.loads(argv[3]).get("signin"):
+        spec = json.loads(argv[3])
+        path = spec.get("path", "/")
+        target = urllib.parse.urlsplit(url).path + path
+        session = Session(url, spec.get("headers"))
+        session.csrf(app_prefix(target))
+        session.send("POST", app_prefix(target) + "/api/auth/login", MFA_LOGIN)
+        session.send("POST", app_prefix(target) + "/api/auth/verify-mfa", {"token": MFA_CODE})
+        print(session.send(spec.get("method", "GET"), target, spec.get("body"), spec.get("form", False))[0])
+        return 0
+    if action == "send" and json.loads(argv[3]).get("form"):
+        spec = json.loads(argv[3])
+        target = urllib.parse.urlsplit(url).path + spec.get("path", "/")
+        session = Session(url, spec.get("headers"))
+        if spec.get("csrf", True):
+            session.csrf(app_prefix(target))
+            spec["body"] = dict(spec.get("body", {}), _csrf=session.headers.pop("X-CSRF-Token", ""))
+        print(session.send(spec.get("method", "POST"), target, spec.get("body"), form=True)[0])
+        return 0
     if action == "send":
         spec = json.loads(argv[3])
         headers = dict(spec.get("headers", {}))

@@ -162,11 +162,54 @@ def check_tls(topology):
                  else "MeshMonitor is published without a TLS proxy: passwords cross the network in clear", "WARN")
 
 
+def check_default_password(answers):
+    """answers: what ask_meshmonitor() got (None: the record names no URL to ask)."""
+    check = "default admin password no longer works"
+    if answers is None:
+        return _item(check, False, "the record has no MeshMonitor URL to ask (written by an earlier release): run site.yml", "WARN")
+    answer = answers["default_password"]
+    found = (answer["json"] or {}).get("isDefaultPassword") if isinstance(answer["json"], dict) else None
+    if found is True:
+        return _item(check, False, "MeshMonitor's admin still signs in with the default password changeme: anyone can sign in, "
+                     "and no jail can ban a right password. Set app_admin_password (from Ansible Vault) and run site.yml, "
+                     "or change the password in MeshMonitor")
+    if found is False:
+        return _item(check, True, "MeshMonitor says its admin's password is not the default")
+    return _item(check, False, "could not ask MeshMonitor at %s (HTTP %s %s)" % (answers["url"], answer["status"], answer["error"]), "WARN")
+
+
+def check_config_issues(answers):
+    """One item per URL people open MeshMonitor at: what MeshMonitor itself reports for a browser there."""
+    check = "MeshMonitor's own configuration check"
+    if answers is None:
+        return []
+    if not answers["config"]:
+        return [_item(check, False, "no URL is recorded where browsers open MeshMonitor (meshmonitor_public_urls): not asked", "WARN")]
+    items = []
+    for answer in answers["config"]:
+        origin = answer["origin"]
+        if answer["status"] == 500:
+            items.append(_item("%s (%s)" % (check, origin), False,
+                               "MeshMonitor refuses requests from %s (not in its ALLOWED_ORIGINS): browsers there cannot sign in; "
+                               "list that URL in meshmonitor_public_urls and run site.yml" % origin))
+            continue
+        issues = (answer["json"] or {}).get("issues") if answer["status"] == 200 and isinstance(answer["json"], dict) else None
+        if issues is None:
+            items.append(_item("%s (%s)" % (check, origin), False, "could not ask MeshMonitor (HTTP %s %s)"
+                               % (answer["status"], answer["error"]), "WARN"))
+        elif not issues:
+            items.append(_item("%s (%s)" % (check, origin), True, "MeshMonitor reports no issue for a browser at %s" % origin))
+        for issue in issues or []:
+            items.append(_item("%s (%s)" % (check, origin), False, "%s: %s" % (issue.get("type", "issue"), issue.get("message", "")),
+                               "FAIL" if issue.get("severity") == "error" else "WARN"))
+    return items
+
+
 def judge(seen, record, now, max_age):
     """Every check, in the order the report prints them.
 
     seen: what the doctor module observed (see its RETURN: running, error, logpath, log, lines,
-    counted, matched, exposure, operator, covered_by); record: what the jail role recorded.
+    counted, matched, exposure, operator, covered_by, meshmonitor); record: what the jail role recorded.
     """
     exposure = seen["exposure"]
     hooked = exposure.get("hooked", [])
@@ -184,4 +227,5 @@ def judge(seen, record, now, max_age):
         check_operator(seen["operator"], seen["covered_by"]),
         check_clock(clock_skew(last_date, seen["log"].get("mtime", 0)) if seen["log"].get("exists") else -1),
         check_tls(record["topology"]),
-    ]
+        check_default_password(seen.get("meshmonitor")),
+    ] + check_config_issues(seen.get("meshmonitor"))

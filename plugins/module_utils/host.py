@@ -12,6 +12,9 @@ import glob
 import json
 import os
 
+from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, origin_of
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
     HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
     paths_text, plan_exposure, port_bindings, publisher_of)
@@ -93,6 +96,38 @@ def find_exposure(module, params):
                 {hook: "%s-%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL, label) for hook, label in HOOK_LABELS.items()})
     plan["bindings"] = bindings
     return plan
+
+
+def _get_json(module, url, headers):
+    """{"status": HTTP status (-1: no answer), "json": the body read as JSON or None, "error": why not}."""
+    response, info = fetch_url(module, url, headers=headers, method="GET", timeout=5, force=True)
+    body = response.read() if response else info.get("body", b"")
+    answer = {"status": info.get("status", -1), "json": None, "error": info.get("msg", "")}
+    try:
+        answer["json"] = json.loads(body)
+    except (TypeError, ValueError):
+        pass
+    return answer
+
+
+def ask_meshmonitor(module, record):
+    """MeshMonitor's own answers, for the doctor: whether its admin still has the default password
+    (asked, never tried), and the configuration issues it reports to a browser at each of the URLs
+    people open it at (Origin and X-Forwarded-Proto as such a browser and its proxy send them).
+    None for a record without MeshMonitor's URL (written by an earlier release)."""
+    if not record.get("url"):
+        return None
+    answers = {"url": record["url"], "default_password": _get_json(module, record["url"] + "/api/auth/check-default-password", {}),
+               "config": []}
+    for public in record.get("public_urls", []):
+        try:
+            origin = origin_of(public)
+        except BrowserError as exc:
+            answers["config"].append({"origin": public, "status": -1, "json": None, "error": str(exc)})
+            continue
+        headers = {"Origin": origin, "X-Forwarded-Proto": origin.split(":", 1)[0]}
+        answers["config"].append(dict(_get_json(module, record["url"] + "/api/auth/check-config-issues", headers), origin=origin))
+    return answers
 
 
 def read_local_facts(fact_path):

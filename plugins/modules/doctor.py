@@ -19,7 +19,10 @@ description:
     combined format with a client address (not only a proxy's); the jail's filter finding as many failures in
     the log as a plain count does; how MeshMonitor is exposed now against when the jail was written; every port
     and protocol of each ban path hooked in the firewall; where bans apply; the origin lock on each path (when on);
-    the operator's address covered by C(ignoreip); the log's clock against the host's; TLS in front of MeshMonitor.
+    the operator's address covered by C(ignoreip); the log's clock against the host's; TLS in front of MeshMonitor;
+    MeshMonitor's admin no longer signing in with its default password (MeshMonitor is asked, the password is never
+    tried); and, for each URL browsers open MeshMonitor at, every issue MeshMonitor's own configuration check reports
+    (C(ALLOWED_ORIGINS), C(COOKIE_SECURE)), a refused origin being a V(FAIL).
   - Changes nothing; the module itself fails only when the host has no record of the jail.
   - The collection's C(meshmonitor.fail2ban.doctor) playbook runs it on every host and prints the table.
 options:
@@ -99,7 +102,7 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
     Fail2banClient, Fail2banError, covering_entry, normalize_addresses)
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import find_exposure, read_local_facts
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import ask_meshmonitor, find_exposure, read_local_facts
 
 
 def read_log(path, tail_lines, pattern):
@@ -144,6 +147,7 @@ def observe(module, record):
         seen["exposure"] = find_exposure(module, inputs)
     except ExposureError as exc:
         seen["exposure"] = {"error": str(exc)}
+    seen["meshmonitor"] = ask_meshmonitor(module, record)
     if params["operator_ip"] and seen["running"]:
         seen["operator"] = params["operator_ip"]
         seen["covered_by"] = covering_entry(seen["operator"], ignoreip)

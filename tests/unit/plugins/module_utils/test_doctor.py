@@ -10,8 +10,8 @@ LOGIN_401 = '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/aut
 PAGE_200 = '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"'
 FROM_GATEWAY = '172.18.0.1 - - [27/Nov/2026:08:00:09 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"'
 TINY = 'POST /api/auth/login 401 31 - 1.204 ms'
-FAILURES = ('"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429)|verify-mfa/?(\\?[^" ]*)? [^"]*" '
-            '(401|429)) ')
+FAILURES = ('"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429 13[4-6])|verify-mfa/?(\\?[^" ]*)? [^"]*" '
+            '(401|429 13[4-6])) ')
 # 27/Nov/2026:08:00:09 +0000
 LAST_LINE_EPOCH = 1795766409
 HOOKED = [{"hook": "forward", "ok": True, "detail": "forward: meshmonitor-fwd drops 3001/tcp"},
@@ -22,12 +22,24 @@ RECORD = {"jail": "meshmonitor", "filter": 'meshmonitor[baseurl="", clients=dire
           "origin_lock": False, "failures_pattern": FAILURES}
 
 
+URL = "http://127.0.0.1:8080"
+
+
+def answer(status=200, json=None, error="OK", **more):
+    return dict({"status": status, "json": json, "error": error}, **more)
+
+
+# What MeshMonitor answers on a healthy host: its admin's password changed, no issue for the one URL.
+MESHMONITOR = {"url": URL, "default_password": answer(json={"isDefaultPassword": False}),
+               "config": [answer(json={"issues": []}, origin="https://mesh.example.org")]}
+
+
 def seen(**changes):
     base = {"running": True, "error": None, "logpath": "/opt/meshmonitor/logs/access.log",
             "log": {"exists": True, "isreg": True, "readable": True, "mtime": LAST_LINE_EPOCH + 2},
             "lines": [LOGIN_401, PAGE_200, FROM_GATEWAY], "counted": 1, "matched": 1,
             "exposure": {"paths": PATHS, "summary": "published 8080 -> 3001", "hooked": HOOKED},
-            "operator": "192.0.2.10", "covered_by": "192.0.2.0/24"}
+            "operator": "192.0.2.10", "covered_by": "192.0.2.0/24", "meshmonitor": MESHMONITOR}
     base.update(changes)
     return base
 
@@ -46,7 +58,8 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
         "jail running", "log readable", "log written recently", "combined format with client address",
         "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
-        "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor"]
+        "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
+        "default admin password no longer works", "MeshMonitor's own configuration check (https://mesh.example.org)"]
     assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
     assert by_check(report, "TLS in front of MeshMonitor")["verdict"] == "WARN"
     assert by_check(report, "combined format with client address")["detail"] == "clients 198.51.100.7, 192.0.2.10, 172.18.0.1"
@@ -179,3 +192,47 @@ def test_log_clock_without_a_dated_line():
 def test_tls_ok_behind_a_proxy():
     assert doctor.check_tls("proxy") == {"check": "TLS in front of MeshMonitor", "verdict": "OK", "detail": "behind a reverse proxy"}
     assert doctor.check_tls("docker")["verdict"] == "WARN"
+
+
+def test_the_default_admin_password_fails_the_host_and_says_what_to_do():
+    answers = dict(MESHMONITOR, default_password=answer(json={"isDefaultPassword": True}))
+    item = doctor.check_default_password(answers)
+    assert item["verdict"] == "FAIL"
+    assert "still signs in with the default password changeme" in item["detail"]
+    assert "Set app_admin_password (from Ansible Vault) and run site.yml" in item["detail"]
+
+
+@pytest.mark.parametrize("answers, verdict, detail", [
+    (MESHMONITOR, "OK", "MeshMonitor says its admin's password is not the default"),
+    (dict(MESHMONITOR, default_password=answer(-1, None, "Connection refused")), "WARN",
+     "could not ask MeshMonitor at http://127.0.0.1:8080 (HTTP -1 Connection refused)"),
+    (None, "WARN", "the record has no MeshMonitor URL to ask (written by an earlier release): run site.yml"),
+])
+def test_default_password_answers(answers, verdict, detail):
+    assert doctor.check_default_password(answers) == {"check": "default admin password no longer works", "verdict": verdict, "detail": detail}
+
+
+def test_every_issue_meshmonitor_reports_is_relayed_by_its_severity():
+    issues = [{"type": "cookie_secure", "severity": "error", "message": "Secure cookies are enabled but you are accessing via HTTP."},
+              {"type": "cookie_secure", "severity": "warning", "message": "secure cookies are disabled"}]
+    answers = dict(MESHMONITOR, config=[answer(json={"issues": issues}, origin="http://mesh.example.org"),
+                                        answer(json={"issues": []}, origin="https://mesh.example.org")])
+    items = doctor.check_config_issues(answers)
+    assert [(item["check"], item["verdict"]) for item in items] == [
+        ("MeshMonitor's own configuration check (http://mesh.example.org)", "FAIL"),
+        ("MeshMonitor's own configuration check (http://mesh.example.org)", "WARN"),
+        ("MeshMonitor's own configuration check (https://mesh.example.org)", "OK")]
+    assert items[0]["detail"] == "cookie_secure: Secure cookies are enabled but you are accessing via HTTP."
+
+
+def test_a_refused_origin_fails_naming_it():
+    answers = dict(MESHMONITOR, config=[answer(500, {"error": "Internal server error"}, "HTTP Error 500", origin="https://mesh.example.org")])
+    item = doctor.check_config_issues(answers)[0]
+    assert item["verdict"] == "FAIL"
+    assert item["detail"].startswith("MeshMonitor refuses requests from https://mesh.example.org (not in its ALLOWED_ORIGINS)")
+
+
+def test_no_public_url_or_no_answer_warns():
+    assert doctor.check_config_issues(dict(MESHMONITOR, config=[]))[0]["verdict"] == "WARN"
+    assert doctor.check_config_issues(dict(MESHMONITOR, config=[answer(-1, None, "timed out", origin="http://a")]))[0]["verdict"] == "WARN"
+    assert doctor.check_config_issues(None) == []

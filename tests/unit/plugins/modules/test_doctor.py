@@ -74,14 +74,28 @@ def host(tmp_path):
     record = {"written_by": "meshmonitor.fail2ban.jail", "jail": "garden",
               "jails": {"main": "garden", "sync": "garden-sync"},
               "filter": 'meshmonitor[baseurl="", clients=direct, apiauth=off]',
-              "failures_pattern": '"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429)) ',
+              "failures_pattern": '"POST [^"]*/api/auth/(login/?(\\?[^" ]*)? [^"]*" (401|403|429 13[4-6])) ',
               "logpath": str(log), "topology": "docker", "firewall": "nftables",
               "exposure_inputs": {"behind_proxy": False, "proxy_ports": [80, 443], "published_ports": [8080],
                                   "container_port": 3001, "paths": []},
-              "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False, "origin_lock": False}
+              "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False, "origin_lock": False,
+              "url": "http://127.0.0.1:8080", "public_urls": ["https://mesh.example.org"]}
     (facts / "meshmonitor_fail2ban_garden.fact").write_text(json.dumps(record))
     (facts / "other.fact").write_text("[section]\nkey=value\n")
     return {"fact_path": str(facts), "logpath": str(log)}
+
+
+@pytest.fixture(autouse=True)
+def meshmonitor(monkeypatch):
+    """MeshMonitor's own answers: its admin's password changed, no issue; what was asked is kept."""
+    asked = []
+
+    def ask(module, record):
+        asked.append((record["url"], record["public_urls"]))
+        return {"url": record["url"], "default_password": {"status": 200, "json": {"isDefaultPassword": False}, "error": ""},
+                "config": [{"origin": "https://mesh.example.org", "status": 200, "json": {"issues": []}, "error": ""}]}
+    monkeypatch.setattr(doctor, "ask_meshmonitor", ask)
+    return asked
 
 
 def run(module):
@@ -90,7 +104,7 @@ def run(module):
     return outcome.value.args[0]
 
 
-def test_a_recorded_jail_is_checked_from_the_record(host, monkeypatch):
+def test_a_recorded_jail_is_checked_from_the_record(host, monkeypatch, meshmonitor):
     monkeypatch.setattr(doctor.time, "time", lambda: 1795766405 + 60)
     module = FakeModule(dict(host, operator_ip="::ffff:192.0.2.10"))
     result = run(module)
@@ -103,6 +117,8 @@ def test_a_recorded_jail_is_checked_from_the_record(host, monkeypatch):
     assert details["filter matches the failures in the log"].startswith("log: 2 failed logins, filter meshmonitor[")
     assert ["/usr/bin/fail2ban-regex", host["logpath"], 'meshmonitor[baseurl="", clients=direct, apiauth=off]'] in module.commands
     assert ["/usr/bin/nft", "list", "table", "inet", "f2b-garden"] in module.commands
+    assert meshmonitor == [("http://127.0.0.1:8080", ["https://mesh.example.org"])]
+    assert details["default admin password no longer works"] == "MeshMonitor says its admin's password is not the default"
 
 
 def test_filter_and_log_disagreeing_fails_that_check(host):
