@@ -70,6 +70,15 @@ def check_log_readable(logpath, log):
                  (logpath or "no log path") + (" is there" if log.get("isreg") else " is missing or not a file"))
 
 
+def check_log_replaced(log):
+    """log["refused"]: what fail2ban's log guard moved aside (<log>.refused-<time>) at a start."""
+    refused = log.get("refused") or []
+    return _item("log never replaced from inside the container", not refused,
+                 "something that can write the log's directory (MeshMonitor's container) put no plain file there; fail2ban's "
+                 "start moved it aside: %s. Look at what runs in the container, then delete them" % ", ".join(refused)
+                 if refused else "no replaced log found")
+
+
 def check_log_recent(log, now, max_age):
     age = int(now - log.get("mtime", 0))
     return _item("log written recently", log.get("exists") and age < max_age, "last written %d s ago" % age, "WARN")
@@ -217,6 +226,7 @@ def judge(seen, record, now, max_age):
     return [
         check_jail(record["jail"], seen["running"], seen.get("error")),
         check_log_readable(seen["logpath"], seen["log"]),
+        check_log_replaced(seen["log"]),
         check_log_recent(seen["log"], now, max_age),
         check_combined(seen["lines"], LOOPBACK + list(record.get("docker_gateways", []))),
         check_filter(seen["counted"], seen["matched"], record["filter"]),

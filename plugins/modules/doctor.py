@@ -15,7 +15,8 @@ description:
   - Checks, on the host, what the jail role deployed against what the host does now, and gives each check a
     verdict (V(OK), V(WARN) or V(FAIL)) with the reason. What was deployed is the record the jail role keeps in
     Ansible's local facts (see P(meshmonitor.fail2ban.deployment#filter)).
-  - The checks are the jail running; its log present, readable and written recently; the log's last lines in
+  - The checks are the jail running; its log present, readable, never replaced from inside MeshMonitor's container (what
+    fail2ban's start had to move aside) and written recently; the log's last lines in
     combined format with a client address (not only a proxy's); the jail's filter finding as many failures in
     the log as a plain count does; how MeshMonitor is exposed now against when the jail was written; every port
     and protocol of each ban path hooked in the firewall; where bans apply; the origin lock on each path (when on);
@@ -93,6 +94,7 @@ jail:
   type: str
 """
 
+import glob
 import os
 import time
 
@@ -107,7 +109,8 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import a
 
 def read_log(path, tail_lines, pattern):
     """(stat facts, its last tail_lines lines, lines the plain pattern finds or None) of the log."""
-    log = {"exists": os.path.exists(path), "isreg": os.path.isfile(path), "readable": os.access(path, os.R_OK)}
+    log = {"exists": os.path.exists(path), "isreg": os.path.isfile(path), "readable": os.access(path, os.R_OK),
+           "refused": sorted(glob.glob(glob.escape(path) + ".refused-*"))}
     if log["exists"]:
         log["mtime"] = os.stat(path).st_mtime
     if not (log["isreg"] and log["readable"]):

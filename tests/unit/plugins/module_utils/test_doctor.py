@@ -55,7 +55,7 @@ def by_check(report, check):
 def test_a_healthy_host_is_ok_but_for_plain_http():
     report = doctor.judge(seen(), RECORD, LAST_LINE_EPOCH + 10, 86400)
     assert [item["check"] for item in report] == [
-        "jail running", "log readable", "log written recently", "combined format with client address",
+        "jail running", "log readable", "log never replaced from inside the container", "log written recently", "combined format with client address",
         "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
         "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
@@ -236,3 +236,10 @@ def test_no_public_url_or_no_answer_warns():
     assert doctor.check_config_issues(dict(MESHMONITOR, config=[]))[0]["verdict"] == "WARN"
     assert doctor.check_config_issues(dict(MESHMONITOR, config=[answer(-1, None, "timed out", origin="http://a")]))[0]["verdict"] == "WARN"
     assert doctor.check_config_issues(None) == []
+
+
+def test_a_log_replaced_from_inside_the_container_fails_naming_what_was_moved_aside():
+    moved = "/opt/meshmonitor/logs/access.log.refused-20261204T215202Z"
+    item = doctor.check_log_replaced({"refused": [moved]})
+    assert item["verdict"] == "FAIL" and moved in item["detail"]
+    assert doctor.check_log_replaced({"refused": []})["verdict"] == "OK"

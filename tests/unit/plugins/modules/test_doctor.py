@@ -142,3 +142,10 @@ def test_no_record_or_a_bad_operator_address_fails_with_a_message(host, tmp_path
     assert "no MeshMonitor jail is recorded" in run(FakeModule(dict(host, fact_path=str(empty))))["msg"]
     bad = run(FakeModule(dict(host, operator_ip="not-an-address")))
     assert bad["failed"] and bad["msg"].startswith("operator_ip: not an IP address")
+
+
+def test_what_the_log_guard_moved_aside_is_reported(host):
+    moved = host["logpath"] + ".refused-20261204T215202Z"
+    os.mkdir(moved)
+    result = run(FakeModule(host))
+    assert "log never replaced from inside the container" in result["failed_checks"]
