@@ -39,7 +39,8 @@ if ! have $standin:src-$src; then
 fi
 docker tag $standin:src-$src $standin:latest
 # The same with morgan 1.10 (MeshMonitor images built before mid-2026): it writes log fields raw,
-# line breaks and quotes included, where morgan 1.11 and later escape them.
+# line breaks and quotes included, where morgan 1.11.0 (as MeshMonitor 4.15.1 pins it) escapes line
+# breaks in the user name.
 if ! have $standin:morgan-1.10-src-$src; then
   variant=$(mktemp -d)
   cp -r lab/images/meshmonitor-standin/. "$variant"
