@@ -68,7 +68,11 @@ def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None,
         if body is not None:
             headers["Content-Type"] = "application/json"
         conn.request(method, path or "/", body=json.dumps(body) if body is not None else None, headers=headers)
-        return conn.getresponse().status
+        # The whole answer is read, as a browser does, before the connection closes: MeshMonitor's
+        # sign-in limiter takes a success back only once the answer has gone out.
+        response = conn.getresponse()
+        response.read()
+        return response.status
     finally:
         conn.close()
 
