@@ -67,7 +67,7 @@ options:
 EXAMPLES = r"""
 - name: Whitelist, trusted proxies and the controller
   ansible.builtin.set_fact:
-    jail_ignoreip_effective: >-
+    __jail_ignoreip_effective: >-
       {{ ['192.168.1.0/24', '10.0.0.5'] | meshmonitor.fail2ban.ignoreip(['172.18.0.1'], [ansible_env.SSH_CLIENT.split()[0]]) }}
   # => ['10.0.0.5', '127.0.0.0/8', '172.18.0.1', '192.168.1.0/24', '::1', ...]
 

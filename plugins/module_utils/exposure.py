@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 HOOKS = ("forward", "input")
-# The jail role names each ban action <label>-<hook label> (jail_hook_labels, the same values).
+# The jail role names each ban action <label>-<hook label> (__jail_hook_labels, the same values).
 HOOK_LABELS = {"forward": "fwd", "input": "in"}
 # The jail role names the origin lock's actions <jail>-cf-<hook label> (jail_cloudflare_origin_lock).
 ORIGIN_LOCK_LABEL = "cf"

@@ -12,5 +12,5 @@ def test_the_role_writes_the_mark_the_filters_look_for():
     spec = importlib.util.spec_from_file_location("deployment", ROOT / "plugins/module_utils/deployment.py")
     deployment = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(deployment)
-    record = yaml.safe_load((ROOT / "roles/jail/vars/main.yml").read_text())["jail_deployment_record"]
+    record = yaml.safe_load((ROOT / "roles/jail/vars/main.yml").read_text())["__jail_deployment_record"]
     assert record["written_by"] == deployment.RECORD_WRITER
