@@ -40,8 +40,10 @@ function handle(req, res) {
   req.pipe(out);
 }
 
-for (const port of [8080, 8443]) http.createServer(handle).listen(port, '::');
+// HTTP on both ports (LISTEN_PORTS, default 8080,8443), HTTP/3's stand-in (a UDP echo) on the second.
+const ports = (process.env.LISTEN_PORTS || '8080,8443').split(',').map(Number);
+for (const port of ports) http.createServer(handle).listen(port, '::');
 
 const quic = dgram.createSocket({ type: 'udp6', ipv6Only: false });
 quic.on('message', (msg, from) => quic.send(msg, from.port, from.address));
-quic.bind(8443, '::');
+quic.bind(ports[ports.length - 1], '::');

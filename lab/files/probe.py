@@ -16,6 +16,11 @@
                                    keep-alive connections at once, each with its own session, for
                                    SECONDS or until every connection is dropped; prints a JSON
                                    count of the answers by status, "dropped" for connections cut
+  probe.py watch URL STOPFILE OUT  a new connection every 0.1 s (0.5 s to connect) until STOPFILE
+                                   exists, then writes OUT: JSON counts of the attempts "answered"
+                                   (any HTTP status), "dropped" (no connection) and "refused", and
+                                   the times of the answered ones (a ban that lapses for a moment
+                                   shows there)
   probe.py udp HOST PORT answered|blocked [WITHIN]
                                    datagrams to HOST:PORT (HTTP/3 rides on UDP): answered exits 0 on
                                    an echo; blocked exits 0 once one goes unanswered within WITHIN s
@@ -246,6 +251,24 @@ def udp(host, port, expect, within):
     return 1
 
 
+def watch(url, stopfile, out):
+    counts = {"answered": 0, "dropped": 0, "refused": 0, "answered_at": []}
+    while not os.path.exists(stopfile):
+        try:
+            request(url)
+            counts["answered"] += 1
+            counts["answered_at"].append(time.strftime("%H:%M:%S"))
+        except socket.timeout:
+            counts["dropped"] += 1
+        except OSError:
+            counts["refused"] += 1
+        time.sleep(0.1)
+    with open(out + ".tmp", "w") as handle:
+        json.dump(counts, handle)
+    os.rename(out + ".tmp", out)
+    return 0
+
+
 def main(argv):
     action, url = argv[1], argv[2]
     if action == "login":
@@ -281,6 +304,8 @@ def main(argv):
         return keepalive(url, int(argv[3]), float(argv[4]), argv[5] if len(argv) > 5 else None)
     if action == "flood":
         return flood(url, int(argv[3]), float(argv[4]))
+    if action == "watch":
+        return watch(url, argv[3], argv[4])
     if action == "udp":
         return udp(url, int(argv[3]), argv[4], float(argv[5]) if len(argv) > 5 else 2.0)
     if action == "browser":

@@ -7,8 +7,11 @@
 Docker publishes a port by DNAT: the client's packets cross the forward path with the
 container's own port as destination and never reach INPUT. A connection relayed by Docker's
 userland proxy, or received by a reverse proxy on the host (or in host networking), arrives on
-INPUT at the host's port. So a ban hooks on forward to the container ports of whatever publishes
-the ports clients use, and on INPUT to those host ports.
+INPUT at the host's port. So a ban hooks on both, whatever publishes the ports now: on INPUT to
+the host ports clients use; on forward to those ports as the client sent them (conntrack's
+original destination) and as they arrive (MeshMonitor's container port however it is
+published). A proxy started after the jail, or a container re-published on another port, is
+covered without a new rule.
 """
 
 from __future__ import annotations
@@ -138,13 +141,12 @@ def paths_text(paths):
 
 
 def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, container_port, host_network=None):
-    """Where bans must hook, from the host's published ports.
+    """Where bans must hook, and what publishes the ports now (for people; the paths do not depend on it).
 
-    MeshMonitor's own ports are always covered (forward to its container port, INPUT on its
-    published ports), so a port published beside a proxy is no way around a ban. Behind a proxy,
-    the proxy's ports are covered for TCP and UDP: forward to the container ports of each container
-    publishing one of them, and INPUT on the host ports (a proxy on the host, in host networking,
-    or clients Docker's userland proxy relays).
+    MeshMonitor's ports are always covered: INPUT on its published ports, forward to its container
+    port and to its published ports as the client sent them. Behind a proxy, the proxy's ports too,
+    for TCP and UDP, on INPUT and (as the client sent them) on forward: whether the proxy runs on the
+    host, in host networking or in a container, started before the jail or after it.
 
     Returns: kind (docker, proxy-host or proxy-container), publishers (container names), paths
     (one per hook: {hook, ports, protocols}) and summary (one line for people).
@@ -152,17 +154,16 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
     proxy_ports = sorted({_port(p) for p in proxy_ports or []} - {None})
     published_ports = sorted({_port(p) for p in published_ports or []} - {None})
     paths = []
-    _add(paths, "forward", [int(container_port)], ["tcp"])
+    _add(paths, "forward", [int(container_port)] + published_ports, ["tcp"])
     _add(paths, "input", published_ports, ["tcp"])
     if not behind_proxy:
         summary = "MeshMonitor published by Docker on %s; bans hooked on %s" % (
             ",".join(map(str, published_ports)), paths_text(paths))
         return {"kind": "docker", "publishers": [], "paths": paths, "summary": summary}
+    _add(paths, "forward", proxy_ports, PROXY_PROTOCOLS)
+    _add(paths, "input", proxy_ports, PROXY_PROTOCOLS)
     proxied = [b for b in bindings if b["host_port"] in proxy_ports]
     publishers = sorted({b["container"] for b in proxied})
-    if proxied:
-        _add(paths, "forward", [b["port"] for b in proxied], PROXY_PROTOCOLS)
-    _add(paths, "input", proxy_ports, PROXY_PROTOCOLS)
     if publishers:
         found = "; ".join("proxy container %s publishes %s" % (
             name, _ports_text([b for b in proxied if b["container"] == name])) for name in publishers)
@@ -175,49 +176,69 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
             "summary": "%s; bans hooked on %s" % (found, paths_text(paths))}
 
 
-# What the firewall holds: fail2ban's nftables action writes, in the jail's table, one rule per
-# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in drop"; its iptables
-# action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j f2b-meshmonitor-in".
-# The origin lock's rules have the same shape, with conditions before the ports and, in nftables,
-# "saddr != @set" (every source but the set's): parsed with allow_only true.
-NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) dport (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) ip6? saddr "
-                      r"(?P<negated>!= )?@addr6?-set-(?P<action>\S+) drop\b")
-IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) (?P<conntrack>-m conntrack .*? )?"
-                      r"-m multiport --dports (?P<ports>\S+) -j f2b-(?P<action>\S+)$")
+# What the firewall holds: the jail's nftables action writes, in the jail's table, one rule per
+# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in drop", and on the forward
+# hook one more with the original destination, "meta l4proto tcp ct original proto-dst { 80, 443 } ...";
+# its iptables action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j
+# f2b-meshmonitor-in", and on the forward path one per port and protocol such as "-A DOCKER-USER -p tcp
+# -m conntrack --ctorigdstport 80 -j f2b-meshmonitor-fwd". The origin lock's rules have the same shapes,
+# with conditions before the ports and, in nftables, "saddr != @set" (every source but the set's):
+# parsed with allow_only true.
+NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) "
+                      r"ip6? saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) drop\b")
+IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) "
+                      r"(?P<conntrack>-m conntrack --ctstate DNAT --ctdir ORIGINAL )?"
+                      r"(?:-m multiport --dports (?P<ports>\S+)|-m conntrack --ctorigdstport (?P<original>\S+)) "
+                      r"-j f2b-(?P<action>\S+)$")
+
+
+def _port_list(text):
+    ports = []
+    for part in re.split(r"[,\s]+", text or ""):
+        low, dummy, high = part.partition(":" if ":" in part else "-")
+        if low.isdigit() and (not high or high.isdigit()):
+            ports.extend(range(int(low), int(high or low) + 1))
+    return sorted(set(ports))
 
 
 def parse_firewall_rules(firewall, text):
-    """nft list table / iptables -S output -> [{action, protocol, ports, chain, allow_only}] for fail2ban's jump
-    rules and the origin lock's (allow_only)."""
+    """nft list table / iptables -S output -> [{action, protocol, ports, original, chain, allow_only}] for the ban
+    rules and the origin lock's (allow_only); original: matched on the client's destination before Docker's DNAT."""
     rules = []
     for line in text.splitlines():
         match = (NFT_RULE.search(line) if firewall == "nftables" else IPT_RULE.match(line.strip()))
         if not match:
             continue
-        ports = match.group("ports") if match.group("ports") is not None else match.group("port")
         groups = match.groupdict()
-        rules.append({"action": groups["action"], "protocol": groups["protocol"],
-                      "ports": sorted(int(p) for p in re.split(r"[,\s]+", ports) if p.isdigit()),
-                      "chain": groups.get("chain") or "",
+        if firewall == "nftables":
+            ports = groups["ports"] if groups["ports"] is not None else groups["port"]
+            original = groups["match"] != "dport"
+        else:
+            ports = groups["ports"] if groups["ports"] is not None else groups["original"]
+            original = groups["original"] is not None
+        rules.append({"action": groups["action"], "protocol": groups["protocol"], "ports": _port_list(ports),
+                      "original": original, "chain": groups.get("chain") or "",
                       "allow_only": bool(groups.get("negated") or groups.get("before") or groups.get("conntrack"))})
     return rules
 
 
 def check_hooked(paths, rules, action_for_hook):
     """Each wanted path -> {hook, ports, protocols, ok, detail}: does the action hooked there drop
-    every port for every protocol? action_for_hook maps a hook to the action's name."""
+    every port for every protocol, on forward both as the packet arrives and as the client sent it?
+    action_for_hook maps a hook to the action's name."""
     results = []
     for path in paths:
         action = action_for_hook[path["hook"]]
         missing = []
         for protocol in path["protocols"]:
-            have = set()
-            for rule in rules:
-                if rule["action"] == action and rule["protocol"] == protocol:
-                    have |= set(rule["ports"])
-            lacking = sorted(set(path["ports"]) - have)
-            if lacking:
-                missing.append("%s %s" % (protocol, ",".join(map(str, lacking))))
+            for original in ((False, True) if path["hook"] == "forward" else (False,)):
+                have = set()
+                for rule in rules:
+                    if rule["action"] == action and rule["protocol"] == protocol and rule["original"] == original:
+                        have |= set(rule["ports"])
+                lacking = sorted(set(path["ports"]) - have)
+                if lacking:
+                    missing.append("%s %s%s" % (protocol, ",".join(map(str, lacking)), " as sent" if original else ""))
         detail = "%s: %s %s (%s)" % (path["hook"], action, ",".join(map(str, path["ports"])), "+".join(path["protocols"]))
         results.append(dict(path, ok=not missing, detail=detail + ("" if not missing else "; missing " + "; ".join(missing))))
     return results

@@ -17,6 +17,10 @@ description:
   - Docker-published traffic is DNAT'ed and crosses the forward path with the container's port as destination;
     a proxy on the host (or in host networking), or a client relayed by Docker's userland proxy, arrives on INPUT
     at the host port. The answer is one path per hook with the ports and protocols a ban must drop there.
+  - The paths do not depend on what publishes the ports now - on INPUT the host ports; on the forward path the same
+    ports, matched both as the client sent them (conntrack's original destination) and as they arrive, and
+    MeshMonitor's container port. A proxy started later, or a container re-published on other ports, is covered
+    by the same rules. What publishes what now is reported beside them (RV(kind), RV(publishers), RV(summary)).
   - Behind a proxy its ports are dropped for TCP and UDP (HTTP/3). MeshMonitor's own ports are always covered.
 options:
   behind_proxy:
@@ -101,7 +105,7 @@ paths:
   returned: success
   type: list
   elements: dict
-  sample: [{hook: forward, ports: [3001, 80, 443], protocols: [tcp, udp]}, {hook: input, ports: [80, 443, 8080], protocols: [tcp, udp]}]
+  sample: [{hook: forward, ports: [80, 443, 3001, 8080], protocols: [tcp, udp]}, {hook: input, ports: [80, 443, 8080], protocols: [tcp, udp]}]
 bindings:
   description: Every port the host's containers publish (container, host_ip, host_port, port, protocol).
   returned: success
@@ -122,7 +126,7 @@ hooked:
   returned: when O(jail) and O(firewall) are given
   type: list
   elements: dict
-  sample: [{hook: forward, ports: [3001], protocols: [tcp], ok: true, detail: "forward: meshmonitor-fwd 3001 (tcp)"}]
+  sample: [{hook: forward, ports: [3001, 8080], protocols: [tcp], ok: true, detail: "forward: meshmonitor-fwd 3001,8080 (tcp)"}]
 origin_locked:
   description: With O(origin_lock), one entry per path as in RV(hooked), for the lock's rules (only the listed sources
     get through to every port there).
@@ -134,7 +138,7 @@ summary:
   description: One line for people, such as the doctor prints.
   returned: success
   type: str
-  sample: "proxy container edge-proxy publishes 443/tcp, 443/udp; bans hooked on forward to 443 (tcp+udp); input to 443 (tcp+udp)"
+  sample: "proxy container edge-proxy publishes 443/tcp -> 8443; bans hooked on forward to 443,3001,8080 (tcp+udp); input to 443,8080 (tcp+udp)"
 """
 
 from ansible.module_utils.basic import AnsibleModule

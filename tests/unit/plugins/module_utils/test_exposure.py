@@ -56,16 +56,21 @@ def test_ephemeral_and_unpublished_ports_are_skipped():
 def test_docker_topology_hooks_meshmonitor_only():
     plan = plan_exposure(port_bindings([PROXY, MESHMONITOR]), False, [80, 443], [8080], 3001)
     assert plan["kind"] == "docker"
-    assert plan["paths"] == [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]},
+    assert plan["paths"] == [{"hook": "forward", "ports": [3001, 8080], "protocols": ["tcp"]},
                              {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
 
 
-def test_proxy_container_gets_forward_to_its_own_ports_for_tcp_and_udp():
+# The proxy's container ports (8080, 8443) are not in the paths: on forward its host ports are
+# matched as the client sent them, whatever container publishes them.
+PROXY_PATHS = [{"hook": "forward", "ports": [80, 443, 3001, 8080], "protocols": ["tcp", "udp"]},
+               {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
+
+
+def test_proxy_container_is_reported_and_the_proxy_ports_hooked_for_tcp_and_udp():
     plan = plan_exposure(port_bindings([PROXY, MESHMONITOR]), True, [80, 443], [8080], 3001)
     assert plan["kind"] == "proxy-container"
     assert plan["publishers"] == ["edge-proxy"]
-    assert plan["paths"] == [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
-                             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
+    assert plan["paths"] == PROXY_PATHS
     assert plan["summary"].startswith(
         "proxy container edge-proxy publishes 80/tcp -> 8080, 443/tcp -> 8443, 443/udp -> 8443; bans hooked on forward")
 
@@ -78,10 +83,20 @@ def test_proxy_on_the_host_is_hooked_on_input():
     assert "host-network container (traefik)" in plan["summary"]
 
 
-def test_two_proxy_containers_are_both_covered():
+def test_two_proxy_containers_are_both_reported():
     plan = plan_exposure(port_bindings([PROXY, dict(STOPPED_CADDY, Name="/other")]), True, [443], [8080], 3001)
     assert plan["publishers"] == ["edge-proxy", "other"]
-    assert plan["paths"][0]["ports"] == [443, 3001, 8443]
+    assert plan["paths"][0]["ports"] == [443, 3001, 8080]
+
+
+def test_paths_do_not_depend_on_what_publishes_the_ports_now():
+    # A proxy started after the jail, re-created on other container ports, or none yet: the same rules.
+    moved = dict(PROXY, NetworkSettings={"Ports": {"9443/tcp": [{"HostIp": "0.0.0.0", "HostPort": "443"}]}})
+    plans = [plan_exposure(port_bindings(containers), True, [80, 443], [8080], 3001)
+             for containers in ([MESHMONITOR], [PROXY, MESHMONITOR], [moved, MESHMONITOR])]
+    assert [plan["paths"] for plan in plans] == [PROXY_PATHS] * 3
+    assert [plan["kind"] for plan in plans] == ["proxy-host", "proxy-container", "proxy-container"]
+    assert "443/tcp -> 9443" in plans[2]["summary"]
 
 
 def test_explicit_paths_are_normalised():
@@ -110,9 +125,11 @@ NFT = """table inet f2b-meshmonitor {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter - 1; policy accept;
-\t\ttcp dport { 3001, 8080, 8443 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\tudp dport { 3001, 8080, 8443 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\ttcp dport { 3001, 8080, 8443 } ip6 saddr @addr6-set-meshmonitor-fwd drop
+\t\ttcp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\tmeta l4proto tcp ct original proto-dst { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\tudp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\tmeta l4proto udp ct original proto-dst { 80, 443 } ip saddr @addr-set-meshmonitor-fwd drop
+\t\ttcp dport { 80, 443, 3001, 8080 } ip6 saddr @addr6-set-meshmonitor-fwd drop
 \t}
 \tchain input {
 \t\ttype filter hook input priority filter - 1; policy accept;
@@ -121,6 +138,7 @@ NFT = """table inet f2b-meshmonitor {
 }
 """
 IPTABLES = """-N DOCKER-USER
+-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 -j f2b-meshmonitor-fwd
 -A DOCKER-USER -p tcp -m multiport --dports 3001 -j f2b-meshmonitor-fwd
 -A DOCKER-USER -j RETURN
 -P INPUT ACCEPT
@@ -131,26 +149,34 @@ IPTABLES = """-N DOCKER-USER
 
 def test_nft_rules_are_read():
     rules = parse_firewall_rules("nftables", NFT)
-    assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [3001, 8080, 8443], "chain": "", "allow_only": False}
-    assert rules[3] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "chain": "", "allow_only": False}
-    assert len(rules) == 4
+    assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [80, 443, 3001, 8080], "original": False,
+                        "chain": "", "allow_only": False}
+    assert rules[1] == dict(rules[0], original=True)
+    assert rules[5] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "original": False, "chain": "",
+                        "allow_only": False}
+    assert len(rules) == 6
 
 
 def test_iptables_rules_are_read():
     rules = parse_firewall_rules("iptables", IPTABLES)
-    assert [(r["chain"], r["action"], r["ports"]) for r in rules] == [
-        ("DOCKER-USER", "meshmonitor-fwd", [3001]), ("INPUT", "meshmonitor-in", [8080]),
-        ("INPUT", "meshmonitor-perm-in", [8080])]
+    assert [(r["chain"], r["action"], r["ports"], r["original"]) for r in rules] == [
+        ("DOCKER-USER", "meshmonitor-fwd", [8080], True), ("DOCKER-USER", "meshmonitor-fwd", [3001], False),
+        ("INPUT", "meshmonitor-in", [8080], False), ("INPUT", "meshmonitor-perm-in", [8080], False)]
 
 
 def test_hooked_names_what_is_missing():
-    paths = [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
-             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
-    forward, inputs = check_hooked(paths, parse_firewall_rules("nftables", NFT),
+    forward, inputs = check_hooked(PROXY_PATHS, parse_firewall_rules("nftables", NFT),
                                    {"forward": "meshmonitor-fwd", "input": "meshmonitor-in"})
-    assert forward["ok"] is True
+    # On forward a port counts only when matched as it arrives and as the client sent it.
+    assert forward["ok"] is False
+    assert forward["detail"].endswith("missing udp 3001,8080 as sent")
     assert inputs["ok"] is False
     assert inputs["detail"].endswith("missing tcp 80,443; udp 80,443,8080")
+
+
+def test_iptables_port_ranges_are_read_as_their_ports():
+    rules = parse_firewall_rules("iptables", "-A DOCKER-USER -p udp -m conntrack --ctorigdstport 442:444 -j f2b-m-fwd\n")
+    assert rules[0]["ports"] == [442, 443, 444] and rules[0]["original"]
 
 
 def test_nothing_hooked_when_the_jump_is_gone():
@@ -170,8 +196,10 @@ NFT_LOCK = """table ip f2b-meshmonitor-cf-fwd {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter - 1; policy accept;
-\t\tct direction original ct status dnat tcp dport { 3001, 8080, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
-\t\tct direction original ct status dnat udp dport { 3001, 8080, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t\tct direction original ct status dnat tcp dport { 80, 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t\tct direction original ct status dnat meta l4proto tcp ct original proto-dst { 80, 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t\tct direction original ct status dnat udp dport { 80, 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
+\t\tct direction original ct status dnat meta l4proto udp ct original proto-dst { 80, 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop
 \t}
 }
 table ip f2b-meshmonitor-cf-in {
@@ -183,6 +211,7 @@ table ip f2b-meshmonitor-cf-in {
 """
 IPTABLES_LOCK = """-N DOCKER-USER
 -A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL -m multiport --dports 3001,8080 -j f2b-meshmonitor-cf-fwd
+-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL -m conntrack --ctorigdstport 8080 -j f2b-meshmonitor-cf-fwd
 -A DOCKER-USER -p tcp -m multiport --dports 3001,8080 -j f2b-meshmonitor-fwd
 -P INPUT ACCEPT
 -A INPUT ! -i lo -p udp -m multiport --dports 80,443 -j f2b-meshmonitor-cf-in
@@ -190,10 +219,13 @@ IPTABLES_LOCK = """-N DOCKER-USER
 
 
 @pytest.mark.parametrize("firewall, text, expected", [
-    ("nftables", NFT_LOCK, [("meshmonitor-cf-fwd", "tcp", [3001, 8080, 8443], True),
-                            ("meshmonitor-cf-fwd", "udp", [3001, 8080, 8443], True),
+    ("nftables", NFT_LOCK, [("meshmonitor-cf-fwd", "tcp", [80, 443, 3001, 8080], True),
+                            ("meshmonitor-cf-fwd", "tcp", [80, 443, 3001, 8080], True),
+                            ("meshmonitor-cf-fwd", "udp", [80, 443, 3001, 8080], True),
+                            ("meshmonitor-cf-fwd", "udp", [80, 443, 3001, 8080], True),
                             ("meshmonitor-cf-in", "tcp", [80, 443, 8080], True)]),
     ("iptables", IPTABLES_LOCK, [("meshmonitor-cf-fwd", "tcp", [3001, 8080], True),
+                                 ("meshmonitor-cf-fwd", "tcp", [8080], True),
                                  ("meshmonitor-fwd", "tcp", [3001, 8080], False),
                                  ("meshmonitor-cf-in", "udp", [80, 443], True)]),
 ])
@@ -203,9 +235,7 @@ def test_origin_lock_rules_are_read_apart_from_bans(firewall, text, expected):
 
 
 def test_origin_lock_checked_on_each_path():
-    paths = [{"hook": "forward", "ports": [3001, 8080, 8443], "protocols": ["tcp", "udp"]},
-             {"hook": "input", "ports": [80, 443, 8080], "protocols": ["tcp", "udp"]}]
-    forward, inputs = check_hooked(paths, parse_firewall_rules("nftables", NFT_LOCK),
+    forward, inputs = check_hooked(PROXY_PATHS, parse_firewall_rules("nftables", NFT_LOCK),
                                    {"forward": "meshmonitor-cf-fwd", "input": "meshmonitor-cf-in"})
     assert forward["ok"] is True
     assert inputs["detail"].endswith("missing udp 80,443,8080")

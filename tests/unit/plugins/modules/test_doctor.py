@@ -15,12 +15,13 @@ from ansible_collections.meshmonitor.fail2ban.plugins.modules import doctor
 PUBLISHED = {"Name": "/meshmonitor-meshmonitor-1", "State": {"Running": True, "Pid": 0},
              "HostConfig": {"NetworkMode": "meshmonitor_default"},
              "NetworkSettings": {"Ports": {"3001/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
-NFT = ("table inet f2b-garden {\n\tchain forward {\n\t\ttcp dport 3001 ip saddr @addr-set-garden-fwd drop\n\t}\n"
+NFT = ("table inet f2b-garden {\n\tchain forward {\n\t\ttcp dport { 3001, 8080 } ip saddr @addr-set-garden-fwd drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst { 3001, 8080 } ip saddr @addr-set-garden-fwd drop\n\t}\n"
        "\tchain input {\n\t\ttcp dport 8080 ip saddr @addr-set-garden-in drop\n\t}\n}\n")
 LINES = ['::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
          '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:01 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
          '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"']
-PATHS = [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}, {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
+PATHS = [{"hook": "forward", "ports": [3001, 8080], "protocols": ["tcp"]}, {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
 
 
 class Done(Exception):

@@ -16,13 +16,19 @@ PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
          "NetworkSettings": {"Ports": {"8443/tcp": [{"HostIp": "0.0.0.0", "HostPort": "443"}],
                                        "8443/udp": [{"HostIp": "0.0.0.0", "HostPort": "443"}]}}}
 NFT = ("table inet f2b-meshmonitor {\n\tchain forward {\n"
-       "\t\ttcp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n"
-       "\t\tudp dport { 3001, 8443 } ip saddr @addr-set-meshmonitor-fwd drop\n\t}\n"
+       "\t\ttcp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
+       "\t\tudp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
+       "\t\tmeta l4proto udp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n\t}\n"
        "\tchain input {\n\t\ttcp dport { 443, 8080 } ip saddr @addr-set-meshmonitor-in drop\n\t}\n}\n")
 # The origin lock's tables (both listed at once for brevity; each is its own table on a host).
 NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
-            "\t\tct direction original ct status dnat tcp dport { 3001, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
-            "\t\tct direction original ct status dnat udp dport { 3001, 8443 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t\tct direction original ct status dnat tcp dport { 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t\tct direction original ct status dnat meta l4proto tcp ct original proto-dst { 443, 3001, 8080 } "
+            "ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t\tct direction original ct status dnat udp dport { 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
+            "\t\tct direction original ct status dnat meta l4proto udp ct original proto-dst { 443, 3001, 8080 } "
+            "ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
             "\t}\n}\ntable ip f2b-meshmonitor-cf-in {\n\tchain input {\n"
             "\t\tiifname != \"lo\" tcp dport { 443, 8080 } ip saddr != @addr-set-meshmonitor-cf-in drop\n\t}\n}\n")
 
@@ -71,7 +77,7 @@ def run(params, docker=True):
 def test_proxy_container_found_and_hooks_checked():
     result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables"})
     assert result["kind"] == "proxy-container"
-    assert result["paths"][0] == {"hook": "forward", "ports": [3001, 8443], "protocols": ["tcp", "udp"]}
+    assert result["paths"][0] == {"hook": "forward", "ports": [443, 3001, 8080], "protocols": ["tcp", "udp"]}
     assert [h["ok"] for h in result["hooked"]] == [True, False]
     assert result["hooked"][1]["detail"].endswith("missing udp 443,8080")
 
@@ -86,7 +92,7 @@ def test_origin_lock_read_from_its_own_tables():
     # The lock's rules count for the lock, never as bans.
     assert [h["ok"] for h in result["hooked"]] == [True, False]
     assert [h["detail"] for h in result["origin_locked"]] == [
-        "forward: meshmonitor-cf-fwd 3001,8443 (tcp+udp)", "input: meshmonitor-cf-in 443,8080 (tcp+udp); missing udp 443,8080"]
+        "forward: meshmonitor-cf-fwd 443,3001,8080 (tcp+udp)", "input: meshmonitor-cf-in 443,8080 (tcp+udp); missing udp 443,8080"]
 
 
 def test_without_docker_the_proxy_is_on_the_host():
