@@ -5,9 +5,12 @@
 Each request is appended to LOG as {"method", "path", "headers", "form", "body"}. MODEFILE holds
 the mode: "ok" (answer 200), "fail" (answer 500), "slow" (wait 5 s, then 200).
 Cloudflare's IP Access Rules (paths ending in /firewall/access_rules/rules) keep state as the real
-API does: POST creates a rule and answers its id, GET lists the rules matching the query
-(configuration.value, mode, notes contained), DELETE .../rules/ID removes one. The rules in force
-are written to LOG.rules after each change, one JSON list of {"id", "value", "notes"}.
+API documents it: POST creates a rule and answers its id, or 400 "duplicate_of_existing" when the
+address has one already (a zone has one rule per address); GET lists the rules matching the query
+(mode; configuration.target among ip, ip_range, asn and country, anything else is a 400;
+configuration.value; notes contained, case-insensitively); PATCH .../rules/ID changes a rule's mode
+and notes; DELETE .../rules/ID removes one. The rules in force are written to LOG.rules after each
+change, one JSON list of {"id", "value", "mode", "notes"}.
 """
 import json
 import sys
@@ -26,30 +29,47 @@ def save_rules():
         json.dump(list(rules.values()), state)
 
 
+LIST_TARGETS = ("ip", "ip_range", "asn", "country")
+
+
+def error(message):
+    return {"success": False, "errors": [{"code": 10009 if "duplicate" in message else 10000, "message": message}]}, 400
+
+
 def cloudflare(method, path, body):
-    """The answer of Cloudflare's access rules endpoint, changing the rules as it would."""
+    """Cloudflare's answer and status, changing the rules as it would."""
     parts = urllib.parse.urlsplit(path)
     if method == "POST" and parts.path.endswith(RULES_PATH):
         data = json.loads(body)
-        rule = {"id": uuid.uuid4().hex, "value": data["configuration"]["value"],
-                "mode": data["mode"], "notes": data.get("notes", "")}
+        value = data["configuration"]["value"]
+        if any(rule["value"] == value for rule in rules.values()):
+            return error("firewallaccessrules.api.duplicate_of_existing")
+        rule = {"id": uuid.uuid4().hex, "value": value, "mode": data["mode"], "notes": data.get("notes", "")}
         rules[rule["id"]] = rule
         save_rules()
-        return {"success": True, "result": rule}
+        return {"success": True, "result": rule}, 200
     if method == "GET" and parts.path.endswith(RULES_PATH):
         query = dict(urllib.parse.parse_qsl(parts.query))
-        found = [rule for rule in rules.values()
+        if query.get("configuration.target", "ip") not in LIST_TARGETS:
+            return error("configuration.target: must be one of " + ", ".join(LIST_TARGETS))
+        found = [dict(rule, configuration={"value": rule["value"]}) for rule in rules.values()
                  if rule["value"] == query.get("configuration.value", rule["value"])
                  and rule["mode"] == query.get("mode", rule["mode"])
                  and query.get("notes", "").lower() in rule["notes"].lower()]
-        return {"success": True, "result": found}
-    if method == "DELETE" and RULES_PATH + "/" in parts.path:
-        rule_id = parts.path.rsplit("/", 1)[1]
-        if rules.pop(rule_id, None) is None:
-            return None
+        return {"success": True, "result": found}, 200
+    rule_id = parts.path.rsplit("/", 1)[1] if RULES_PATH + "/" in parts.path else None
+    if rule_id not in rules:
+        return {"success": False, "errors": [{"message": "not found"}]}, 404
+    if method == "PATCH":
+        data = json.loads(body)
+        rules[rule_id].update({key: data[key] for key in ("mode", "notes") if key in data})
         save_rules()
-        return {"success": True, "result": {"id": rule_id}}
-    return None
+        return {"success": True, "result": rules[rule_id]}, 200
+    if method == "DELETE":
+        del rules[rule_id]
+        save_rules()
+        return {"success": True, "result": {"id": rule_id}}, 200
+    return {"success": False, "errors": [{"message": "not found"}]}, 404
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -69,15 +89,13 @@ class Recorder(BaseHTTPRequestHandler):
         if mode == "fail":
             status = 500
         elif RULES_PATH in self.path:
-            answer = cloudflare(self.command, self.path, body)
-            if answer is None:
-                answer, status = {"success": False, "errors": [{"message": "not found"}]}, 404
+            answer, status = cloudflare(self.command, self.path, body)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(json.dumps(answer).encode())
 
-    do_GET = do_DELETE = do_POST
+    do_GET = do_DELETE = do_PATCH = do_POST
 
     def log_message(self, *args):
         pass

@@ -134,12 +134,13 @@ def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock):
     # at Cloudflare stops it there.
     detail = "on this host's firewall (%s: %s)" % (firewall, ", ".join(item["hook"] for item in hooked) or "no path")
     if cloudflare:
-        detail += (", and at Cloudflare (an IP Access Rule per ban, lifted at unban and expiry), the only layer that "
-                   "stops clients coming through Cloudflare")
+        detail += (", and at Cloudflare for every jail's bans (one IP Access Rule per address, held by each host and jail "
+                   "banning it, lifted with the last), the only layer that stops clients coming through Cloudflare")
     else:
         detail += "; clients coming through Cloudflare are not stopped here: set jail_cloudflare_enabled"
     if origin_lock:
-        detail += "; the origin only lets in Cloudflare and ignoreip, so no one goes around those blocks"
+        detail += ("; the origin only lets in Cloudflare's ranges and ignoreip, so no one skips Cloudflare, though a "
+                   "client sent through another Cloudflare account (its own zone or Worker) is not blocked by this zone's rules")
     return _item("where bans apply", True, detail)
 
 

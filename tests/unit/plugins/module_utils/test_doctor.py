@@ -151,7 +151,9 @@ def test_where_bans_apply_names_each_layer():
     assert plain["detail"] == ("on this host's firewall (nftables: forward, input); clients coming through Cloudflare "
                                "are not stopped here: set jail_cloudflare_enabled")
     cloudflare = doctor.check_where_bans_apply("nftables", HOOKED, True, True)["detail"]
-    assert "and at Cloudflare" in cloudflare and cloudflare.endswith("so no one goes around those blocks")
+    assert "and at Cloudflare for every jail's bans" in cloudflare and "so no one skips Cloudflare" in cloudflare
+    # What the lock does not stop is said too.
+    assert cloudflare.endswith("is not blocked by this zone's rules")
     assert doctor.check_where_bans_apply("nftables", [], False, False)["detail"].startswith(
         "on this host's firewall (nftables: no path)")
 
