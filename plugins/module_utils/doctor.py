@@ -215,6 +215,18 @@ def check_config_issues(answers):
     return items
 
 
+def check_metrics(metrics_file, interval, mtime, now):
+    # Written by a timer every interval seconds: three missed writes (and some slack) are stale.
+    if not metrics_file:
+        return _item("metrics fresh", True, "metrics are off (jail_metrics_enabled)")
+    if mtime is None:
+        return _item("metrics fresh", False, "%s is missing: is the meshmonitor-fail2ban-metrics timer running?" % metrics_file, "WARN")
+    age = int(now - mtime)
+    limit = 3 * int(interval) + 10
+    hint = "" if age <= limit else ": is the meshmonitor-fail2ban-metrics timer running?"
+    return _item("metrics fresh", age <= limit, "%s written %d s ago (every %s s)%s" % (metrics_file, age, interval, hint), "WARN")
+
+
 def judge(seen, record, now, max_age):
     """Every check, in the order the report prints them.
 
@@ -239,4 +251,5 @@ def judge(seen, record, now, max_age):
         check_clock(clock_skew(last_date, seen["log"].get("mtime", 0)) if seen["log"].get("exists") else -1),
         check_tls(record["topology"]),
         check_default_password(seen.get("meshmonitor")),
+        check_metrics(record.get("metrics_file"), record.get("metrics_interval", 15), seen.get("metrics_mtime"), now),
     ] + check_config_issues(seen.get("meshmonitor"))

@@ -177,7 +177,8 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 
 
 # What the firewall holds: the jail's nftables action writes, in the jail's table, one rule per
-# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in drop", and on the forward
+# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in counter packets 0 bytes 0 drop"
+# (the counter since 0.3.0), and on the forward
 # hook one more with the original destination, "meta l4proto tcp ct original proto-dst { 80, 443 } ...";
 # its iptables action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j
 # f2b-meshmonitor-in", and on the forward path one per port and protocol such as "-A DOCKER-USER -p tcp
@@ -185,7 +186,7 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 # with conditions before the ports and, in nftables, "saddr != @set" (every source but the set's):
 # parsed with allow_only true.
 NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) "
-                      r"ip6? saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) drop\b")
+                      r"ip6? saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) (?:counter packets \d+ bytes \d+ )?drop\b")
 IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) "
                       r"(?P<conntrack>-m conntrack --ctstate DNAT --ctdir ORIGINAL )?"
                       r"(?:-m multiport --dports (?P<ports>\S+)|-m conntrack --ctorigdstport (?P<original>\S+)) "

@@ -151,6 +151,8 @@ def observe(module, record):
     except ExposureError as exc:
         seen["exposure"] = {"error": str(exc)}
     seen["meshmonitor"] = ask_meshmonitor(module, record)
+    metrics_file = record.get("metrics_file")
+    seen["metrics_mtime"] = os.stat(metrics_file).st_mtime if metrics_file and os.path.exists(metrics_file) else None
     if params["operator_ip"] and seen["running"]:
         seen["operator"] = params["operator_ip"]
         seen["covered_by"] = covering_entry(seen["operator"], ignoreip)

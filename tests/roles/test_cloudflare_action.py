@@ -98,7 +98,7 @@ def standin(tmp_path):
     log, mode = tmp_path / "recorder.log", tmp_path / "mode"
     mode.write_text("ok")
     server = subprocess.Popen([sys.executable, str(ROOT / "lab/files/recorder.py"), str(port), str(log), str(mode)])
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             break
@@ -121,8 +121,9 @@ def standin(tmp_path):
     assert issubclass(action_module.Action, ActionBase)
 
     def make(jail, host="web1"):
-        return action_module.Action(Jail(jail), "meshmonitor-cloudflare", url="http://127.0.0.1:%d/zones/z/firewall/access_rules/rules" % port,
-                      headerfile=str(headers), host=host, timeout="3")
+        return action_module.Action(Jail(jail), "meshmonitor-cloudflare",
+                                    url="http://127.0.0.1:%d/zones/z/firewall/access_rules/rules" % port,
+                                    headerfile=str(headers), host=host, timeout="3")
 
     def rules():
         path = pathlib.Path(str(log) + ".rules")

@@ -59,7 +59,7 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
         "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
         "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
-        "default admin password no longer works", "MeshMonitor's own configuration check (https://mesh.example.org)"]
+        "default admin password no longer works", "metrics fresh", "MeshMonitor's own configuration check (https://mesh.example.org)"]
     assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
     assert by_check(report, "TLS in front of MeshMonitor")["verdict"] == "WARN"
     assert by_check(report, "combined format with client address")["detail"] == "clients 198.51.100.7, 192.0.2.10, 172.18.0.1"
@@ -245,3 +245,12 @@ def test_a_log_replaced_from_inside_the_container_fails_naming_what_was_moved_as
     item = doctor.check_log_replaced({"refused": [moved]})
     assert item["verdict"] == "FAIL" and moved in item["detail"]
     assert doctor.check_log_replaced({"refused": []})["verdict"] == "OK"
+
+
+def test_metrics_warn_when_stale_or_missing_and_pass_when_off():
+    assert doctor.check_metrics("", 15, None, 1000)["verdict"] == "OK"
+    fresh = doctor.check_metrics("/var/lib/prometheus/node-exporter/meshmonitor-fail2ban.prom", 15, 990, 1000)
+    assert fresh["verdict"] == "OK" and "written 10 s ago (every 15 s)" in fresh["detail"]
+    stale = doctor.check_metrics("/var/lib/prometheus/node-exporter/meshmonitor-fail2ban.prom", 15, 900, 1000)
+    assert stale["verdict"] == "WARN" and "timer running" in stale["detail"]
+    assert doctor.check_metrics("/x.prom", 15, None, 1000)["verdict"] == "WARN"

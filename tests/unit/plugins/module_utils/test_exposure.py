@@ -133,7 +133,7 @@ NFT = """table inet f2b-meshmonitor {
 \t}
 \tchain input {
 \t\ttype filter hook input priority filter - 1; policy accept;
-\t\ttcp dport 8080 ip saddr @addr-set-meshmonitor-in drop
+\t\ttcp dport 8080 ip saddr @addr-set-meshmonitor-in counter packets 12 bytes 720 drop
 \t}
 }
 """
@@ -152,6 +152,7 @@ def test_nft_rules_are_read():
     assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [80, 443, 3001, 8080], "original": False,
                         "chain": "", "allow_only": False}
     assert rules[1] == dict(rules[0], original=True)
+    # Rules since 0.3.0 count what they drop (the metrics); those of 0.2.0 did not: both are read.
     assert rules[5] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "original": False, "chain": "",
                         "allow_only": False}
     assert len(rules) == 6
