@@ -185,7 +185,8 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 # -m conntrack --ctorigdstport 80 -j f2b-meshmonitor-fwd". The origin lock's rules have the same shapes,
 # with conditions before the ports and, in nftables, "saddr != @set" (every source but the set's):
 # parsed with allow_only true.
-NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) (?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+)) "
+NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) "
+                      r"(?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+|0x[0-9a-f]+(?: \[invalid type\])?)) "
                       r"ip6? saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) (?:counter packets \d+ bytes \d+ )?drop\b")
 IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) "
                       r"(?P<conntrack>-m conntrack --ctstate DNAT --ctdir ORIGINAL )?"
@@ -193,12 +194,22 @@ IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<pro
                       r"-j f2b-(?P<action>\S+)$")
 
 
+def _number(text):
+    # nft 1.0.6 (Debian 12) prints the ports of "ct original proto-dst" in hexadecimal, each
+    # followed by "[invalid type]": 3001 is "0xbb9 [invalid type]".
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
 def _port_list(text):
     ports = []
-    for part in re.split(r"[,\s]+", text or ""):
+    for part in re.split(r"[,\s]+", (text or "").replace("[invalid type]", "")):
         low, dummy, high = part.partition(":" if ":" in part else "-")
-        if low.isdigit() and (not high or high.isdigit()):
-            ports.extend(range(int(low), int(high or low) + 1))
+        first, last = _number(low), _number(high or low)
+        if first is not None and last is not None:
+            ports.extend(range(first, last + 1))
     return sorted(set(ports))
 
 

@@ -267,3 +267,12 @@ def test_ipv4_only_listener_is_seen():
 def test_meshmonitor_container_is_the_publisher_of_its_port():
     assert publisher_of([PROXY, MESHMONITOR], [8080], 3001) is MESHMONITOR
     assert publisher_of([PROXY], [8080], 3001) is None
+
+
+def test_nft_1_0_6_prints_original_ports_in_hexadecimal():
+    # Debian 12's nft lists "ct original proto-dst { 3001, 8080 }" as below: the same ports.
+    line = ("meta l4proto tcp ct original proto-dst { 0xbb9 [invalid type], 0x1f90 [invalid type] } "
+            "ip saddr @addr-set-meshmonitor-fwd counter packets 0 bytes 0 drop")
+    single = "meta l4proto udp ct original proto-dst 0x1bb [invalid type] ip saddr @addr-set-meshmonitor-fwd drop"
+    rules = parse_firewall_rules("nftables", line + "\n" + single)
+    assert [(r["protocol"], r["ports"], r["original"]) for r in rules] == [("tcp", [3001, 8080], True), ("udp", [443], True)]
