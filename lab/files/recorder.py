@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stands in for AbuseIPDB and Cloudflare's API in the lab: records every request as one JSON line.
 
-  recorder.py PORT LOG MODEFILE
+  recorder.py PORT LOG MODEFILE [TOKENFILE]
 Each request is appended to LOG as {"method", "path", "headers", "form", "body"}. MODEFILE holds
 the mode: "ok" (answer 200), "fail" (answer 500), "slow" (wait 5 s, then 200).
 Cloudflare's IP Access Rules (paths ending in /firewall/access_rules/rules) keep state as the real
@@ -11,6 +11,10 @@ address has one already (a zone has one rule per address); GET lists the rules m
 configuration.value; notes contained, case-insensitively); PATCH .../rules/ID changes a rule's mode
 and notes; DELETE .../rules/ID removes one. The rules in force are written to LOG.rules after each
 change, one JSON list of {"id", "value", "mode", "notes"}.
+With TOKENFILE (one token per line), Cloudflare's API knows only those tokens: GET
+/client/v4/user/tokens/verify answers 401 code 1000 "Invalid API Token" for any other (200 and
+status "active" for a known one), every other /client/v4/ request 403 code 10000 "Authentication
+error". Without it (or with none listed) every token is known.
 """
 import json
 import sys
@@ -20,6 +24,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT, LOG, MODEFILE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+TOKENFILE = sys.argv[4] if len(sys.argv) > 4 else None
+VERIFY_PATH = "/client/v4/user/tokens/verify"
 RULES_PATH = "/firewall/access_rules/rules"
 rules = {}
 
@@ -34,6 +40,25 @@ LIST_TARGETS = ("ip", "ip_range", "asn", "country")
 
 def error(message):
     return {"success": False, "errors": [{"code": 10009 if "duplicate" in message else 10000, "message": message}]}, 400
+
+
+def known_tokens():
+    try:
+        with open(TOKENFILE) as tokens:
+            return {line.strip() for line in tokens if line.strip()} or None
+    except (TypeError, OSError):
+        return None
+
+
+def authenticated(path, authorization):
+    """None when Cloudflare lets the request through, else its answer and status."""
+    tokens = known_tokens()
+    scheme, dummy, token = (authorization or "").partition(" ")
+    if tokens is None or (scheme == "Bearer" and token.strip() in tokens):
+        return None
+    if path.startswith(VERIFY_PATH):
+        return {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}, 401
+    return {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}, 403
 
 
 def cloudflare(method, path, body):
@@ -88,6 +113,10 @@ class Recorder(BaseHTTPRequestHandler):
         answer, status = {"data": {}, "result": []}, 200
         if mode == "fail":
             status = 500
+        elif "/client/v4/" in self.path and authenticated(self.path, self.headers.get("Authorization")):
+            answer, status = authenticated(self.path, self.headers.get("Authorization"))
+        elif self.path.startswith(VERIFY_PATH):
+            answer = {"success": True, "result": {"id": "0123456789abcdef0123456789abcdef", "status": "active"}}
         elif RULES_PATH in self.path:
             answer, status = cloudflare(self.command, self.path, body)
         self.send_response(status)

@@ -61,8 +61,11 @@ def _item(check, ok, detail, otherwise="FAIL"):
     return {"check": check, "verdict": "OK" if ok else otherwise, "detail": detail}
 
 
-def check_jail(jail, running, error):
-    return _item("jail running", running, "fail2ban runs jail %s" % jail if running else error or "fail2ban does not answer")
+def check_jails(jails):
+    """jails: [(fail2ban jail, its error or None)] for every jail of the deployment, the main one first."""
+    stopped = ["%s: %s" % (jail, error) for jail, error in jails if error]
+    return _item("jail running", bool(jails) and not stopped,
+                 "fail2ban runs jails %s" % ", ".join(jail for jail, dummy in jails) if not stopped else "; ".join(stopped))
 
 
 def check_log_readable(logpath, log):
@@ -121,10 +124,24 @@ def check_exposure(exposure, written_paths):
 
 
 def _hooked_detail(firewall, hooked, missing):
-    return "%s: %s" % (firewall, "; ".join(item["detail"] for item in hooked) if hooked else missing)
+    """The first jail's paths in full; the others' only where something is missing."""
+    if not hooked:
+        return "%s: %s" % (firewall, missing)
+    first = hooked[0].get("jail")
+    details = [item["detail"] for item in hooked if item.get("jail") == first]
+    others = []
+    for item in hooked:
+        if item.get("jail") != first and item["jail"] not in others:
+            others.append(item["jail"])
+    details += ["%s %s" % (item["jail"], item["detail"]) for item in hooked if item.get("jail") != first and not item["ok"]]
+    text = "%s: %s" % (firewall, "; ".join(details))
+    if others:
+        text += " (checked for jails %s too)" % ", ".join(others)
+    return text
 
 
 def check_hooked(firewall, hooked):
+    """hooked: exposure's entries, one per jail and path (see exposure.check_hooked), the main jail's first."""
     return _item("ban chain hooked where the traffic passes", bool(hooked) and all(item["ok"] for item in hooked),
                  _hooked_detail(firewall, hooked, "no chain found"))
 
@@ -132,7 +149,7 @@ def check_hooked(firewall, hooked):
 def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock):
     # Behind Cloudflare the host sees Cloudflare's addresses, not the attacker's: only the block
     # at Cloudflare stops it there.
-    detail = "on this host's firewall (%s: %s)" % (firewall, ", ".join(item["hook"] for item in hooked) or "no path")
+    detail = "on this host's firewall (%s: %s)" % (firewall, ", ".join(dict.fromkeys(item["hook"] for item in hooked)) or "no path")
     if cloudflare:
         detail += (", and at Cloudflare for every jail's bans (one IP Access Rule per address, held by each host and jail "
                    "banning it, lifted with the last), the only layer that stops clients coming through Cloudflare")
@@ -215,6 +232,38 @@ def check_config_issues(answers):
     return items
 
 
+def token_verify_url(api_url):
+    """Cloudflare's token verification endpoint, next to the zone API jail_cloudflare_api_url names; None if it names none."""
+    base, sep, dummy = api_url.partition("/zones/")
+    return base + "/user/tokens/verify" if sep else None
+
+
+def _cloudflare_errors(answer):
+    errors = (answer["json"] or {}).get("errors") if isinstance(answer["json"], dict) else None
+    return "; ".join("%s %s" % (error.get("code", ""), error.get("message", "")) for error in errors or [] if isinstance(error, dict))
+
+
+def check_cloudflare_token(answers):
+    """answers: what ask_cloudflare() got (None: Cloudflare is off). The zone's rules answering is what the blocks need;
+    the verification endpoint says why not (an account-owned token is not a user token, so it alone cannot fail)."""
+    check = "Cloudflare accepts the token"
+    if answers is None:
+        return _item(check, True, "not used (jail_cloudflare_enabled is off)")
+    if "error" in answers:
+        return _item(check, False, answers["error"], "WARN")
+    rules, verify = answers["rules"], answers["verify"]
+    token_status = ((verify["json"] or {}).get("result") or {}).get("status") if isinstance(verify["json"], dict) else None
+    said = "token %s" % token_status if token_status else "token verification: HTTP %s %s" % (verify["status"], _cloudflare_errors(verify))
+    if rules["status"] == 200 and (rules["json"] or {}).get("success") and token_status in (None, "active"):
+        return _item(check, True, "%s; the zone's IP Access Rules answer" % said)
+    if rules["status"] in (400, 401, 403) or (token_status and token_status != "active"):
+        return _item(check, False, "Cloudflare refuses it (%s; IP Access Rules: HTTP %s %s): every block at Cloudflare fails. "
+                     "Set jail_cloudflare_token (from Ansible Vault) to a token allowed Zone > Firewall Services > Edit on the "
+                     "zone, and run site.yml" % (said, rules["status"], _cloudflare_errors(rules)))
+    return _item(check, False, "could not ask Cloudflare (%s; IP Access Rules: HTTP %s %s)"
+                 % (said, rules["status"], rules["error"] or _cloudflare_errors(rules)), "WARN")
+
+
 def check_metrics(metrics_file, interval, mtime, now):
     # Written by a timer every interval seconds: three missed writes (and some slack) are stale.
     if not metrics_file:
@@ -230,14 +279,14 @@ def check_metrics(metrics_file, interval, mtime, now):
 def judge(seen, record, now, max_age):
     """Every check, in the order the report prints them.
 
-    seen: what the doctor module observed (see its RETURN: running, error, logpath, log, lines,
-    counted, matched, exposure, operator, covered_by, meshmonitor); record: what the jail role recorded.
+    seen: what the doctor module observed (jails, logpath, log, lines, counted, matched, exposure, operator,
+    covered_by, meshmonitor, cloudflare, metrics_mtime); record: what the jail role recorded.
     """
     exposure = seen["exposure"]
     hooked = exposure.get("hooked", [])
     last_date = read_combined(seen["lines"])[2]
     return [
-        check_jail(record["jail"], seen["running"], seen.get("error")),
+        check_jails(seen["jails"]),
         check_log_readable(seen["logpath"], seen["log"]),
         check_log_replaced(seen["log"]),
         check_log_recent(seen["log"], now, max_age),
@@ -247,6 +296,7 @@ def judge(seen, record, now, max_age):
         check_hooked(record["firewall"], hooked),
         check_where_bans_apply(record["firewall"], hooked, record.get("cloudflare"), record.get("origin_lock")),
         check_origin_lock(record["firewall"], record.get("origin_lock"), exposure.get("origin_locked", [])),
+        check_cloudflare_token(seen.get("cloudflare")),
         check_operator(seen["operator"], seen["covered_by"]),
         check_clock(clock_skew(last_date, seen["log"].get("mtime", 0)) if seen["log"].get("exists") else -1),
         check_tls(record["topology"]),

@@ -24,6 +24,9 @@ HOOK_LABELS = {"forward": "fwd", "input": "in"}
 # The jail role names the origin lock's actions <jail>-cf-<hook label> (jail_cloudflare_origin_lock).
 ORIGIN_LOCK_LABEL = "cf"
 PROTOCOLS = ("tcp", "udp")
+# A ban is dropped for both address families: fail2ban starts each action for IPv4 and IPv6.
+FAMILIES = ("ipv4", "ipv6")
+FAMILY_NAMES = {"ipv4": "IPv4", "ipv6": "IPv6"}
 # HTTP/3 (QUIC) comes over UDP to the same port as HTTPS: a proxy's ports are dropped for both.
 PROXY_PROTOCOLS = ["tcp", "udp"]
 
@@ -187,7 +190,7 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 # parsed with allow_only true.
 NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) "
                       r"(?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+|0x[0-9a-f]+(?: \[invalid type\])?)) "
-                      r"ip6? saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) (?:counter packets \d+ bytes \d+ )?drop\b")
+                      r"(?P<family>ip6?) saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) (?:counter packets \d+ bytes \d+ )?drop\b")
 IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) "
                       r"(?P<conntrack>-m conntrack --ctstate DNAT --ctdir ORIGINAL )?"
                       r"(?:-m multiport --dports (?P<ports>\S+)|-m conntrack --ctorigdstport (?P<original>\S+)) "
@@ -213,9 +216,10 @@ def _port_list(text):
     return sorted(set(ports))
 
 
-def parse_firewall_rules(firewall, text):
-    """nft list table / iptables -S output -> [{action, protocol, ports, original, chain, allow_only}] for the ban
-    rules and the origin lock's (allow_only); original: matched on the client's destination before Docker's DNAT."""
+def parse_firewall_rules(firewall, text, family="ipv4"):
+    """nft list table / iptables -S output -> [{action, protocol, ports, original, chain, allow_only, family}] for the
+    ban rules and the origin lock's (allow_only); original: matched on the client's destination before Docker's DNAT.
+    nft names each rule's family (ip or ip6 saddr); iptables -S text is of one family, given as family."""
     rules = []
     for line in text.splitlines():
         match = (NFT_RULE.search(line) if firewall == "nftables" else IPT_RULE.match(line.strip()))
@@ -225,32 +229,55 @@ def parse_firewall_rules(firewall, text):
         if firewall == "nftables":
             ports = groups["ports"] if groups["ports"] is not None else groups["port"]
             original = groups["match"] != "dport"
+            rule_family = "ipv6" if groups["family"] == "ip6" else "ipv4"
         else:
             ports = groups["ports"] if groups["ports"] is not None else groups["original"]
             original = groups["original"] is not None
+            rule_family = family
         rules.append({"action": groups["action"], "protocol": groups["protocol"], "ports": _port_list(ports),
-                      "original": original, "chain": groups.get("chain") or "",
+                      "original": original, "chain": groups.get("chain") or "", "family": rule_family,
                       "allow_only": bool(groups.get("negated") or groups.get("before") or groups.get("conntrack"))})
     return rules
 
 
-def check_hooked(paths, rules, action_for_hook):
-    """Each wanted path -> {hook, ports, protocols, ok, detail}: does the action hooked there drop
-    every port for every protocol, on forward both as the packet arrives and as the client sent it?
-    action_for_hook maps a hook to the action's name."""
+NFT_SET = re.compile(r"^\s*set addr(?P<six>6?)-set-(?P<action>\S+) \{", re.MULTILINE)
+IPT_CHAIN = re.compile(r"^-N f2b-(?P<action>\S+)$", re.MULTILINE)
+
+
+def started_actions(firewall, text, family="ipv4"):
+    """{(family, action)} whose part for that family fail2ban has started: its nftables set (addr-set-<action>,
+    addr6-set-<action>) or its iptables chain (f2b-<action>, in iptables -S text of the given family)."""
+    if firewall == "nftables":
+        return {("ipv6" if match.group("six") else "ipv4", match.group("action")) for match in NFT_SET.finditer(text)}
+    return {(family, match.group("action")) for match in IPT_CHAIN.finditer(text)}
+
+
+def check_hooked(paths, rules, action_for_hook, families=FAMILIES, started=None):
+    """Each wanted path -> {hook, ports, protocols, families, ok, detail}: does the action hooked there drop
+    every port for every protocol and address family, on forward both as the packet arrives and as the client
+    sent it? action_for_hook maps a hook to the action's name. With started (see started_actions), a family
+    other than IPv4 is required only once fail2ban has started the action for it (at its start where IPv6 is
+    allowed, else at the first ban of that family)."""
     results = []
     for path in paths:
         action = action_for_hook[path["hook"]]
         missing = []
-        for protocol in path["protocols"]:
-            for original in ((False, True) if path["hook"] == "forward" else (False,)):
-                have = set()
-                for rule in rules:
-                    if rule["action"] == action and rule["protocol"] == protocol and rule["original"] == original:
-                        have |= set(rule["ports"])
-                lacking = sorted(set(path["ports"]) - have)
-                if lacking:
-                    missing.append("%s %s%s" % (protocol, ",".join(map(str, lacking)), " as sent" if original else ""))
-        detail = "%s: %s %s (%s)" % (path["hook"], action, ",".join(map(str, path["ports"])), "+".join(path["protocols"]))
-        results.append(dict(path, ok=not missing, detail=detail + ("" if not missing else "; missing " + "; ".join(missing))))
+        required = [family for family in families if family == FAMILIES[0] or started is None or (family, action) in started]
+        later = [FAMILY_NAMES[family] for family in families if family not in required]
+        for family in required:
+            for protocol in path["protocols"]:
+                for original in ((False, True) if path["hook"] == "forward" else (False,)):
+                    have = set()
+                    for rule in rules:
+                        if (rule["action"], rule["protocol"], rule["original"], rule["family"]) == (action, protocol, original, family):
+                            have |= set(rule["ports"])
+                    lacking = sorted(set(path["ports"]) - have)
+                    sent = " as sent" if original else ""
+                    if lacking:
+                        missing.append("%s %s %s%s" % (FAMILY_NAMES[family], protocol, ",".join(map(str, lacking)), sent))
+        detail = "%s: %s %s (%s; %s%s)" % (path["hook"], action, ",".join(map(str, path["ports"])), "+".join(path["protocols"]),
+                                           "+".join(FAMILY_NAMES[family] for family in required),
+                                           "".join(", %s at its first %s ban" % (name, name) for name in later))
+        results.append(dict(path, families=required, ok=not missing,
+                            detail=detail + ("" if not missing else "; missing " + "; ".join(missing))))
     return results

@@ -15,12 +15,10 @@ import os
 from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, origin_of
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import token_verify_url
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
-    HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
-    paths_text, plan_exposure, port_bindings, publisher_of)
-
-# iptables chains fail2ban's jumps sit in, per hook: Docker's hook for forwarded traffic, and INPUT.
-IPTABLES_CHAINS = {"forward": "DOCKER-USER", "input": "INPUT"}
+    FAMILIES, HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, host_network_containers, listen_families,
+    parse_firewall_rules, paths_text, plan_exposure, port_bindings, publisher_of, started_actions)
 
 
 def read_containers(module):
@@ -40,21 +38,49 @@ def read_containers(module):
     return json.loads(out)
 
 
-def read_rules(module, jail, firewall, origin_lock=False):
-    """fail2ban's jump rules for the jail (and its origin lock's IPv4 rules), as the firewall holds them now."""
+def host_families():
+    """The address families the host's kernel runs: IPv6 only where it is not disabled."""
+    return FAMILIES if os.path.exists("/proc/net/if_inet6") else FAMILIES[:1]
+
+
+def _run_text(module, command):
+    binary = module.get_bin_path(command[0])
+    return module.run_command([binary] + command[1:])[1] if binary else ""
+
+
+def read_rules(module, firewall, tables):
+    """(rules, started actions) of the given nftables tables ((family, name) pairs), or, with iptables, of both
+    families' filter tables, as the firewall holds them now (see parse_firewall_rules and started_actions)."""
     if firewall == "nftables":
-        commands = [["nft", "list", "table", "inet", "f2b-" + jail]]
-        if origin_lock:
-            commands += [["nft", "list", "table", "ip", "f2b-%s-%s-%s" % (jail, ORIGIN_LOCK_LABEL, label)]
-                         for label in HOOK_LABELS.values()]
-    else:
-        commands = [["iptables", "-w", "-S", chain] for chain in IPTABLES_CHAINS.values()]
-    text = ""
-    for command in commands:
-        binary = module.get_bin_path(command[0])
-        if binary:
-            text += module.run_command([binary] + command[1:])[1]
-    return parse_firewall_rules(firewall, text)
+        text = "".join(_run_text(module, ["nft", "list", "table", family, name]) for family, name in tables)
+        return parse_firewall_rules(firewall, text), started_actions(firewall, text)
+    rules, started = [], set()
+    for family, binary in (("ipv4", "iptables"), ("ipv6", "ip6tables")):
+        text = _run_text(module, [binary, "-w", "-S"])
+        rules += parse_firewall_rules(firewall, text, family)
+        started |= started_actions(firewall, text, family)
+    return rules, started
+
+
+def _check_jails(module, params, plan):
+    """hooked (every jail's ban actions, on every path) and origin_locked (the lock's, with origin_lock) for plan."""
+    # jails: [{"jail": fail2ban's jail, "label": its actions' label}]; exposure_info names one jail, labelled by its name.
+    jails = params.get("jails") or [{"jail": params["jail"], "label": params["jail"]}]
+    lock_label = "%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL)
+    tables = [("inet", "f2b-" + item["jail"]) for item in jails]
+    if params.get("origin_lock"):
+        tables += [(family, "f2b-%s-%s" % (lock_label, label)) for family in ("ip", "ip6") for label in HOOK_LABELS.values()]
+    rules, started = read_rules(module, params["firewall"], tables)
+    families = host_families()
+    plan["hooked"] = []
+    for item in jails:
+        actions = {hook: "%s-%s" % (item["label"], label) for hook, label in HOOK_LABELS.items()}
+        plan["hooked"] += [dict(result, jail=item["jail"]) for result in
+                           check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]], actions, families, started)]
+    if params.get("origin_lock"):
+        plan["origin_locked"] = check_hooked(
+            plan["paths"], [rule for rule in rules if rule["allow_only"]],
+            {hook: "%s-%s" % (lock_label, label) for hook, label in HOOK_LABELS.items()}, families, started)
 
 
 def read_app_listen(module, containers, published_ports, container_port):
@@ -87,13 +113,7 @@ def find_exposure(module, params):
                              params["container_port"], host_network_containers(containers))
     plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
     if params.get("jail") and params.get("firewall"):
-        rules = read_rules(module, params["jail"], params["firewall"], params.get("origin_lock"))
-        plan["hooked"] = check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]],
-                                      {hook: "%s-%s" % (params["jail"], label) for hook, label in HOOK_LABELS.items()})
-        if params.get("origin_lock"):
-            plan["origin_locked"] = check_hooked(
-                plan["paths"], [rule for rule in rules if rule["allow_only"]],
-                {hook: "%s-%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL, label) for hook, label in HOOK_LABELS.items()})
+        _check_jails(module, params, plan)
     plan["bindings"] = bindings
     return plan
 
@@ -128,6 +148,34 @@ def ask_meshmonitor(module, record):
         headers = {"Origin": origin, "X-Forwarded-Proto": origin.split(":", 1)[0]}
         answers["config"].append(dict(_get_json(module, record["url"] + "/api/auth/check-config-issues", headers), origin=origin))
     return answers
+
+
+def read_header_file(path):
+    """Headers from a root-only file of "Name: value" lines (the jail role's token files), never logged."""
+    headers = {}
+    with open(path) as lines:
+        for line in lines:
+            name, sep, value = line.partition(":")
+            if sep and name.strip():
+                headers[name.strip()] = value.strip()
+    return headers
+
+
+def ask_cloudflare(module, record):
+    """Cloudflare's answers to the jail's token, for the doctor: its verification endpoint and one page of the zone's
+    IP Access Rules (what the blocks need). None while Cloudflare is off; {"error": why} when it cannot be asked."""
+    if not record.get("cloudflare"):
+        return None
+    api_url, header_file = record.get("cloudflare_api_url"), record.get("cloudflare_header_file")
+    if not (api_url and header_file):
+        return {"error": "the record names no Cloudflare API (written by an earlier release): run site.yml"}
+    try:
+        headers = read_header_file(header_file)
+    except (IOError, OSError) as exc:
+        return {"error": "cannot read the token file %s: %s" % (header_file, exc.strerror)}
+    verify_url = token_verify_url(api_url)
+    return {"verify": _get_json(module, verify_url, headers) if verify_url else {"status": -1, "json": None, "error": "no API base"},
+            "rules": _get_json(module, api_url + "?per_page=1", headers)}
 
 
 def read_local_facts(fact_path):

@@ -15,11 +15,16 @@ description:
   - Checks, on the host, what the jail role deployed against what the host does now, and gives each check a
     verdict (V(OK), V(WARN) or V(FAIL)) with the reason. What was deployed is the record the jail role keeps in
     Ansible's local facts (see P(meshmonitor.fail2ban.deployment#filter)).
-  - The checks are the jail running; its log present, readable, never replaced from inside MeshMonitor's container (what
+  - The checks are every jail of the deployment running (the main one, and its repeat-offender, permanent and copy
+    jails); its log present, readable, never replaced from inside MeshMonitor's container (what
     fail2ban's start had to move aside) and written recently; the log's last lines in
     combined format with a client address (not only a proxy's); the jail's filter finding as many failures in
     the log as a plain count does; how MeshMonitor is exposed now against when the jail was written; every port
-    and protocol of each ban path hooked in the firewall; where bans apply; the origin lock on each path (when on);
+    and protocol of each ban path hooked in the firewall, for every jail, for IPv4 and for IPv6 (where the kernel
+    runs it); where bans apply; the origin lock on each path and family (when on);
+    Cloudflare accepting the jail's token, when its blocks are on (asked at Cloudflare's token verification endpoint,
+    and for one page of the zone's IP Access Rules, what the blocks need; the token is read from its root-only file
+    and never returned);
     the operator's address covered by C(ignoreip); the log's clock against the host's; TLS in front of MeshMonitor;
     MeshMonitor's admin no longer signing in with its default password (MeshMonitor is asked, the password is never
     tried); and, for each URL browsers open MeshMonitor at, every issue MeshMonitor's own configuration check reports
@@ -104,7 +109,8 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
     Fail2banClient, Fail2banError, covering_entry, normalize_addresses)
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import ask_meshmonitor, find_exposure, read_local_facts
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import (
+    ask_cloudflare, ask_meshmonitor, find_exposure, read_local_facts)
 
 
 def read_log(path, tail_lines, pattern):
@@ -124,20 +130,23 @@ def observe(module, record):
     """What the host does now, for judge()."""
     params = module.params
     jail = record["jail"]
-    seen = {"running": False, "error": None, "logpath": "", "operator": None, "covered_by": None,
-            "counted": None, "matched": None}
+    jails = list(dict.fromkeys([jail] + list(record.get("jails", {}).values())))
+    seen = {"jails": [], "logpath": "", "operator": None, "covered_by": None, "counted": None, "matched": None}
     binary = module.get_bin_path("fail2ban-client")
     client = Fail2banClient(module, binary) if binary else None
     ignoreip = []
-    if client:
+    if not client:
+        seen["jails"].append((jail, "fail2ban is not installed"))
+    for name in jails if client else []:
         try:
-            seen["logpath"] = (client.status(jail)["files"] or [""])[0]
-            ignoreip = client.ignoreip(jail)
-            seen["running"] = True
+            files = client.status(name)["files"]
+            if name == jail:
+                seen["logpath"] = (files or [""])[0]
+                ignoreip = client.ignoreip(name)
+            seen["jails"].append((name, None))
         except Fail2banError as exc:
-            seen["error"] = str(exc)
-    else:
-        seen["error"] = "fail2ban is not installed"
+            seen["jails"].append((name, str(exc)))
+    running = seen["jails"][0][1] is None
     if seen["logpath"]:
         seen["log"], seen["lines"], seen["counted"] = read_log(seen["logpath"], params["tail_lines"], record["failures_pattern"])
     else:
@@ -145,15 +154,19 @@ def observe(module, record):
     regex = module.get_bin_path("fail2ban-regex")
     if seen["counted"] is not None and regex:
         seen["matched"] = regex_matched(module.run_command([regex, seen["logpath"], record["filter"]])[1])
+    labels = record.get("firewall_labels", {})
     try:
-        inputs = dict(record["exposure_inputs"], jail=jail, firewall=record["firewall"], origin_lock=record.get("origin_lock", False))
+        inputs = dict(record["exposure_inputs"], jail=jail, firewall=record["firewall"], origin_lock=record.get("origin_lock", False),
+                      jails=[{"jail": name, "label": labels.get(part, name)} for part, name in
+                             sorted(record.get("jails", {"main": jail}).items(), key=lambda item: item[0] != "main")])
         seen["exposure"] = find_exposure(module, inputs)
     except ExposureError as exc:
         seen["exposure"] = {"error": str(exc)}
     seen["meshmonitor"] = ask_meshmonitor(module, record)
+    seen["cloudflare"] = ask_cloudflare(module, record)
     metrics_file = record.get("metrics_file")
     seen["metrics_mtime"] = os.stat(metrics_file).st_mtime if metrics_file and os.path.exists(metrics_file) else None
-    if params["operator_ip"] and seen["running"]:
+    if params["operator_ip"] and running:
         seen["operator"] = params["operator_ip"]
         seen["covered_by"] = covering_entry(seen["operator"], ignoreip)
     return seen

@@ -35,7 +35,7 @@ MESHMONITOR = {"url": URL, "default_password": answer(json={"isDefaultPassword":
 
 
 def seen(**changes):
-    base = {"running": True, "error": None, "logpath": "/opt/meshmonitor/logs/access.log",
+    base = {"jails": [("meshmonitor", None), ("meshmonitor-permanent", None)], "logpath": "/opt/meshmonitor/logs/access.log",
             "log": {"exists": True, "isreg": True, "readable": True, "mtime": LAST_LINE_EPOCH + 2},
             "lines": [LOGIN_401, PAGE_200, FROM_GATEWAY], "counted": 1, "matched": 1,
             "exposure": {"paths": PATHS, "summary": "published 8080 -> 3001", "hooked": HOOKED},
@@ -58,17 +58,19 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
         "jail running", "log readable", "log never replaced from inside the container", "log written recently", "combined format with client address",
         "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
-        "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
+        "Cloudflare accepts the token", "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
         "default admin password no longer works", "metrics fresh", "MeshMonitor's own configuration check (https://mesh.example.org)"]
     assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
     assert by_check(report, "TLS in front of MeshMonitor")["verdict"] == "WARN"
     assert by_check(report, "combined format with client address")["detail"] == "clients 198.51.100.7, 192.0.2.10, 172.18.0.1"
 
 
-def test_jail_not_running_says_why():
-    item = doctor.check_jail("meshmonitor", False, "fail2ban has no jail named 'meshmonitor'")
-    assert item == {"check": "jail running", "verdict": "FAIL", "detail": "fail2ban has no jail named 'meshmonitor'"}
-    assert doctor.check_jail("meshmonitor", False, None)["detail"] == "fail2ban does not answer"
+def test_every_jail_must_run_and_a_stopped_one_says_why():
+    running = doctor.check_jails([("meshmonitor", None), ("meshmonitor-sync", None)])
+    assert running == {"check": "jail running", "verdict": "OK", "detail": "fail2ban runs jails meshmonitor, meshmonitor-sync"}
+    item = doctor.check_jails([("meshmonitor", None), ("meshmonitor-sync", "fail2ban has no jail named 'meshmonitor-sync'")])
+    assert item == {"check": "jail running", "verdict": "FAIL", "detail": "meshmonitor-sync: fail2ban has no jail named 'meshmonitor-sync'"}
+    assert doctor.check_jails([])["verdict"] == "FAIL"
 
 
 @pytest.mark.parametrize("log, verdict, detail", [
@@ -143,6 +145,57 @@ def test_ban_chain_hooked_fails_on_a_missing_or_short_path():
     item = doctor.check_hooked("iptables", short)
     assert item["verdict"] == "FAIL"
     assert item["detail"] == "iptables: forward: 3001/udp not dropped; input: meshmonitor-in drops 8080/tcp"
+
+
+def test_every_jail_is_hooked_and_only_what_fails_of_the_others_is_named():
+    main = [dict(item, jail="meshmonitor") for item in HOOKED]
+    others = [dict(item, jail="meshmonitor-permanent") for item in HOOKED]
+    item = doctor.check_hooked("nftables", main + others)
+    assert item["verdict"] == "OK"
+    assert item["detail"].endswith("8080/tcp (checked for jails meshmonitor-permanent too)")
+    broken = [dict(others[0], ok=False, detail="forward: meshmonitor-perm-fwd 3001; missing IPv6 tcp 3001"), others[1]]
+    item = doctor.check_hooked("nftables", main + broken)
+    assert item["verdict"] == "FAIL"
+    assert "; meshmonitor-permanent forward: meshmonitor-perm-fwd 3001; missing IPv6 tcp 3001 (checked" in item["detail"]
+    # Where bans apply names each hook once, whatever the number of jails.
+    assert "(nftables: forward, input)" in doctor.check_where_bans_apply("nftables", main + others, False, False)["detail"]
+
+
+def cloudflare(verify_status=200, token="active", rules_status=200, rules_json=None):
+    verify_json = {"success": True, "result": {"id": "x", "status": token}} if verify_status == 200 else {
+        "success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}
+    return {"verify": answer(verify_status, verify_json), "rules": answer(
+        rules_status, rules_json if rules_json is not None else {"success": rules_status == 200, "result": [],
+                                                                 "errors": [] if rules_status == 200 else
+                                                                 [{"code": 10000, "message": "Authentication error"}]})}
+
+
+@pytest.mark.parametrize("answers, verdict, words", [
+    (None, "OK", "not used (jail_cloudflare_enabled is off)"),
+    (cloudflare(), "OK", "token active; the zone's IP Access Rules answer"),
+    # An account-owned token is not a user token: the rules answering is what counts.
+    (cloudflare(verify_status=401), "OK", "token verification: HTTP 401 1000 Invalid API Token; the zone's"),
+    (cloudflare(verify_status=401, rules_status=403), "FAIL", "Cloudflare refuses it (token verification: HTTP 401 1000 Invalid"),
+    (cloudflare(rules_status=403), "FAIL", "IP Access Rules: HTTP 403 10000 Authentication error): every block"),
+    (cloudflare(token="expired"), "FAIL", "Cloudflare refuses it (token expired;"),
+    (cloudflare(verify_status=-1, rules_status=-1), "WARN", "could not ask Cloudflare"),
+    ({"error": "cannot read the token file /x: Permission denied"}, "WARN", "cannot read the token file"),
+])
+def test_cloudflare_token(answers, verdict, words):
+    item = doctor.check_cloudflare_token(answers)
+    assert item["verdict"] == verdict and words in item["detail"], item
+    if verdict == "FAIL":
+        assert "Set jail_cloudflare_token (from Ansible Vault)" in item["detail"]
+
+
+@pytest.mark.parametrize("url, verify", [
+    ("https://api.cloudflare.com/client/v4/zones/0123/firewall/access_rules/rules",
+     "https://api.cloudflare.com/client/v4/user/tokens/verify"),
+    ("http://10.0.0.5:8000/client/v4/zones/z/firewall/access_rules/rules", "http://10.0.0.5:8000/client/v4/user/tokens/verify"),
+    ("https://example.org/rules", None),
+])
+def test_token_verification_next_to_the_zone_api(url, verify):
+    assert doctor.token_verify_url(url) == verify
 
 
 def test_where_bans_apply_names_each_layer():

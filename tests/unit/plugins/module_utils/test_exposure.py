@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
     ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
-    plan_exposure, port_bindings, publisher_of)
+    plan_exposure, port_bindings, publisher_of, started_actions)
 
 # A proxy container publishing 80 -> 8080/tcp and 443 -> 8443/tcp+udp, and MeshMonitor on loopback.
 PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
@@ -150,11 +150,12 @@ IPTABLES = """-N DOCKER-USER
 def test_nft_rules_are_read():
     rules = parse_firewall_rules("nftables", NFT)
     assert rules[0] == {"action": "meshmonitor-fwd", "protocol": "tcp", "ports": [80, 443, 3001, 8080], "original": False,
-                        "chain": "", "allow_only": False}
+                        "chain": "", "allow_only": False, "family": "ipv4"}
     assert rules[1] == dict(rules[0], original=True)
     # Rules since 0.3.0 count what they drop (the metrics); those of 0.2.0 did not: both are read.
+    assert rules[4]["family"] == "ipv6"
     assert rules[5] == {"action": "meshmonitor-in", "protocol": "tcp", "ports": [8080], "original": False, "chain": "",
-                        "allow_only": False}
+                        "allow_only": False, "family": "ipv4"}
     assert len(rules) == 6
 
 
@@ -163,16 +164,31 @@ def test_iptables_rules_are_read():
     assert [(r["chain"], r["action"], r["ports"], r["original"]) for r in rules] == [
         ("DOCKER-USER", "meshmonitor-fwd", [8080], True), ("DOCKER-USER", "meshmonitor-fwd", [3001], False),
         ("INPUT", "meshmonitor-in", [8080], False), ("INPUT", "meshmonitor-perm-in", [8080], False)]
+    # iptables -S lists one family: ip6tables' rules are read as IPv6.
+    assert {rule["family"] for rule in parse_firewall_rules("iptables", IPTABLES, "ipv6")} == {"ipv6"}
 
 
 def test_hooked_names_what_is_missing():
     forward, inputs = check_hooked(PROXY_PATHS, parse_firewall_rules("nftables", NFT),
-                                   {"forward": "meshmonitor-fwd", "input": "meshmonitor-in"})
+                                   {"forward": "meshmonitor-fwd", "input": "meshmonitor-in"}, ("ipv4",))
     # On forward a port counts only when matched as it arrives and as the client sent it.
     assert forward["ok"] is False
-    assert forward["detail"].endswith("missing udp 3001,8080 as sent")
+    assert forward["detail"].endswith("(tcp+udp; IPv4); missing IPv4 udp 3001,8080 as sent")
     assert inputs["ok"] is False
-    assert inputs["detail"].endswith("missing tcp 80,443; udp 80,443,8080")
+    assert inputs["detail"].endswith("missing IPv4 tcp 80,443; IPv4 udp 80,443,8080")
+
+
+def test_started_actions_are_read_from_sets_and_chains():
+    assert started_actions("nftables", NFT) == {("ipv4", "meshmonitor-fwd")}
+    assert started_actions("iptables", "-N f2b-meshmonitor-in\n-N DOCKER-USER\n", "ipv6") == {("ipv6", "meshmonitor-in")}
+
+
+def test_both_families_are_checked():
+    forward = check_hooked(PROXY_PATHS[:1], parse_firewall_rules("nftables", NFT), {"forward": "meshmonitor-fwd"})[0]
+    # The IPv6 rules hold only tcp as it arrives: the rest is missing for IPv6.
+    assert forward["families"] == ["ipv4", "ipv6"]
+    assert forward["detail"].endswith("missing IPv4 udp 3001,8080 as sent; IPv6 tcp 80,443,3001,8080 as sent; "
+                                      "IPv6 udp 80,443,3001,8080; IPv6 udp 80,443,3001,8080 as sent")
 
 
 def test_iptables_port_ranges_are_read_as_their_ports():
@@ -237,9 +253,9 @@ def test_origin_lock_rules_are_read_apart_from_bans(firewall, text, expected):
 
 def test_origin_lock_checked_on_each_path():
     forward, inputs = check_hooked(PROXY_PATHS, parse_firewall_rules("nftables", NFT_LOCK),
-                                   {"forward": "meshmonitor-cf-fwd", "input": "meshmonitor-cf-in"})
+                                   {"forward": "meshmonitor-cf-fwd", "input": "meshmonitor-cf-in"}, ("ipv4",))
     assert forward["ok"] is True
-    assert inputs["detail"].endswith("missing udp 80,443,8080")
+    assert inputs["detail"].endswith("missing IPv4 udp 80,443,8080")
 
 
 # From the stand-in's network namespace (Node listening with no host: on ::, dual stack). The IPv4

@@ -32,3 +32,25 @@ def test_meshmonitor_is_asked_as_a_browser_at_each_public_url_would_ask(monkeypa
 
 def test_a_record_of_an_earlier_release_is_not_asked():
     assert host.ask_meshmonitor(object(), {"jail": "meshmonitor"}) is None
+
+
+def test_cloudflare_is_asked_with_the_token_file_next_to_the_zone_api(monkeypatch, tmp_path):
+    asked = []
+
+    def fetch_url(module, url, headers=None, method="GET", timeout=10, force=False):
+        asked.append((url, headers))
+        return io.BytesIO(b'{"success": true, "result": {"status": "active"}}'), {"status": 200, "msg": "OK"}
+    monkeypatch.setattr(host, "fetch_url", fetch_url)
+    header_file = tmp_path / "cloudflare.header"
+    header_file.write_text("Authorization: Bearer s3cret\nContent-Type: application/json\n")
+    api = "http://10.0.0.5:8000/client/v4/zones/z1/firewall/access_rules/rules"
+    record = {"cloudflare": True, "cloudflare_api_url": api, "cloudflare_header_file": str(header_file)}
+    answers = host.ask_cloudflare(object(), record)
+    headers = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+    assert asked == [("http://10.0.0.5:8000/client/v4/user/tokens/verify", headers), (api + "?per_page=1", headers)]
+    assert answers["verify"]["json"]["result"]["status"] == "active"
+    # The token is sent, never returned.
+    assert "s3cret" not in json.dumps(answers)
+    assert host.ask_cloudflare(object(), dict(record, cloudflare=False)) is None
+    assert "cannot read the token file" in host.ask_cloudflare(object(), dict(record, cloudflare_header_file=str(tmp_path / "x")))["error"]
+    assert "run site.yml" in host.ask_cloudflare(object(), {"cloudflare": True})["error"]

@@ -10,14 +10,24 @@ import os
 
 import pytest
 
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils import host as host_utils
 from ansible_collections.meshmonitor.fail2ban.plugins.modules import doctor
 
 PUBLISHED = {"Name": "/meshmonitor-meshmonitor-1", "State": {"Running": True, "Pid": 0},
              "HostConfig": {"NetworkMode": "meshmonitor_default"},
              "NetworkSettings": {"Ports": {"3001/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
-NFT = ("table inet f2b-garden {\n\tchain forward {\n\t\ttcp dport { 3001, 8080 } ip saddr @addr-set-garden-fwd drop\n"
-       "\t\tmeta l4proto tcp ct original proto-dst { 3001, 8080 } ip saddr @addr-set-garden-fwd drop\n\t}\n"
-       "\tchain input {\n\t\ttcp dport 8080 ip saddr @addr-set-garden-in drop\n\t}\n}\n")
+# Each jail's table (its actions labelled as the record says), both families.
+NFT = ("table inet f2b-{jail} {{\n"
+       "\tset addr-set-{label}-fwd {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label}-fwd {{\n\t\ttype ipv6_addr\n\t}}\n"
+       "\tset addr-set-{label}-in {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label}-in {{\n\t\ttype ipv6_addr\n\t}}\n"
+       "\tchain forward {{\n"
+       "\t\ttcp dport {{ 3001, 8080 }} ip saddr @addr-set-{label}-fwd drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip saddr @addr-set-{label}-fwd drop\n"
+       "\t\ttcp dport {{ 3001, 8080 }} ip6 saddr @addr6-set-{label}-fwd drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip6 saddr @addr6-set-{label}-fwd drop\n\t}}\n"
+       "\tchain input {{\n\t\ttcp dport 8080 ip saddr @addr-set-{label}-in drop\n"
+       "\t\ttcp dport 8080 ip6 saddr @addr6-set-{label}-in drop\n\t}}\n}}\n")
+LABELS = {"f2b-garden": "garden", "f2b-garden-sync": "garden-copy"}
 LINES = ['::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
          '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:01 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
          '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"']
@@ -31,8 +41,9 @@ class Done(Exception):
 class FakeModule:
     check_mode = True
 
-    def __init__(self, params, matched=2, fail2ban=True):
+    def __init__(self, params, matched=2, fail2ban=True, jails=("garden", "garden-sync"), tables=tuple(LABELS)):
         self.params = dict({"jail": None, "operator_ip": None, "log_max_age": 86400, "tail_lines": 50}, **params)
+        self.jails, self.tables = jails, tables
         self.matched = matched
         self.fail2ban = fail2ban
         self.commands = []
@@ -43,8 +54,10 @@ class FakeModule:
     def run_command(self, args):
         self.commands.append(args)
         name = os.path.basename(args[0])
-        if name == "fail2ban-client" and args[1:] == ["status", "garden"]:
-            return 0, "Status for the jail: garden\n`- File list:\t%s\n" % self.params["logpath"], ""
+        if name == "fail2ban-client" and args[1] == "status" and args[2] in self.jails:
+            return 0, "Status for the jail: %s\n`- File list:\t%s\n" % (args[2], self.params["logpath"]), ""
+        if name == "fail2ban-client" and args[1] == "status":
+            return 255, "", "Sorry but the jail '%s' does not exist" % args[2]
         if name == "fail2ban-client" and args[1:] == ["get", "garden", "ignoreip"]:
             return 0, "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 192.0.2.0/24\n", ""
         if name == "fail2ban-regex":
@@ -54,7 +67,7 @@ class FakeModule:
         if name == "docker" and args[1] == "inspect":
             return 0, json.dumps([PUBLISHED]), ""
         if name == "nft":
-            return 0, NFT, ""
+            return 0, NFT.format(jail=args[4][4:], label=LABELS[args[4]]) if args[4] in self.tables else "", ""
         raise AssertionError(args)
 
     def exit_json(self, **result):
@@ -80,10 +93,16 @@ def host(tmp_path):
               "exposure_inputs": {"behind_proxy": False, "proxy_ports": [80, 443], "published_ports": [8080],
                                   "container_port": 3001, "paths": []},
               "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False, "origin_lock": False,
-              "url": "http://127.0.0.1:8080", "public_urls": ["https://mesh.example.org"]}
+              "url": "http://127.0.0.1:8080", "public_urls": ["https://mesh.example.org"],
+              "firewall_labels": {"main": "garden", "sync": "garden-copy"}}
     (facts / "meshmonitor_fail2ban_garden.fact").write_text(json.dumps(record))
     (facts / "other.fact").write_text("[section]\nkey=value\n")
     return {"fact_path": str(facts), "logpath": str(log)}
+
+
+@pytest.fixture(autouse=True)
+def dual_stack(monkeypatch):
+    monkeypatch.setattr(host_utils, "host_families", lambda: ("ipv4", "ipv6"))
 
 
 @pytest.fixture(autouse=True)
@@ -118,8 +137,23 @@ def test_a_recorded_jail_is_checked_from_the_record(host, monkeypatch, meshmonit
     assert details["filter matches the failures in the log"].startswith("log: 2 failed logins, filter meshmonitor[")
     assert ["/usr/bin/fail2ban-regex", host["logpath"], 'meshmonitor[baseurl="", clients=direct, apiauth=off]'] in module.commands
     assert ["/usr/bin/nft", "list", "table", "inet", "f2b-garden"] in module.commands
+    assert ["/usr/bin/nft", "list", "table", "inet", "f2b-garden-sync"] in module.commands
+    assert details["jail running"] == "fail2ban runs jails garden, garden-sync"
+    assert details["ban chain hooked where the traffic passes"] == (
+        "nftables: forward: garden-fwd 3001,8080 (tcp; IPv4+IPv6); input: garden-in 8080 (tcp; IPv4+IPv6) "
+        "(checked for jails garden-sync too)")
+    assert details["Cloudflare accepts the token"] == "not used (jail_cloudflare_enabled is off)"
     assert meshmonitor == [("http://127.0.0.1:8080", ["https://mesh.example.org"])]
     assert details["default admin password no longer works"] == "MeshMonitor says its admin's password is not the default"
+
+
+def test_a_stopped_or_unhooked_copy_jail_fails_the_host(host):
+    result = run(FakeModule(host, jails=("garden",), tables=("f2b-garden",)))
+    assert result["failed_checks"] == ["jail running", "ban chain hooked where the traffic passes"]
+    details = {item["check"]: item["detail"] for item in result["report"]}
+    assert details["jail running"].startswith("garden-sync: fail2ban has no jail named 'garden-sync'")
+    assert "; garden-sync forward: garden-copy-fwd 3001,8080 (tcp; IPv4, IPv6 at its first IPv6 ban); missing IPv4 tcp 3001,8080;" in (
+        details["ban chain hooked where the traffic passes"])
 
 
 def test_filter_and_log_disagreeing_fails_that_check(host):
@@ -132,7 +166,7 @@ def test_without_fail2ban_the_jail_and_log_checks_fail_and_the_operator_is_unkno
     verdicts = {item["check"]: item["verdict"] for item in result["report"]}
     assert verdicts["jail running"] == "FAIL" and verdicts["log readable"] == "FAIL"
     assert verdicts["operator covered by ignoreip"] == "WARN"
-    assert result["report"][0]["detail"] == "fail2ban is not installed"
+    assert result["report"][0]["detail"] == "garden: fail2ban is not installed"
 
 
 def test_no_record_or_a_bad_operator_address_fails_with_a_message(host, tmp_path):

@@ -6,10 +6,25 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pytest
 
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils import host
 from ansible_collections.meshmonitor.fail2ban.plugins.modules import exposure_info
+
+
+def ipv6_too(text):
+    """Each rule of the text followed by its IPv6 twin, as fail2ban's action writes both."""
+    return re.sub(r"(\t\t.*) ip saddr (!= )?@addr-set-(.*)\n", lambda m: "%s\t\t%s ip6 saddr %s@addr6-set-%s\n" % (
+        m.group(0), m.group(1).strip(), m.group(2) or "", m.group(3)), text)
+
+
+@pytest.fixture(autouse=True)
+def dual_stack(monkeypatch):
+    monkeypatch.setattr(host, "host_families", lambda: ("ipv4", "ipv6"))
+
 
 PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
          "HostConfig": {"NetworkMode": "bridge"},
@@ -31,6 +46,13 @@ NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
             "ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
             "\t}\n}\ntable ip f2b-meshmonitor-cf-in {\n\tchain input {\n"
             "\t\tiifname != \"lo\" tcp dport { 443, 8080 } ip saddr != @addr-set-meshmonitor-cf-in drop\n\t}\n}\n")
+
+NFT = ipv6_too(NFT).replace("{\n\tchain forward", "{\n\tset addr-set-meshmonitor-fwd {\n\t}\n\tset addr6-set-meshmonitor-fwd {\n\t}\n"
+                            "\tset addr-set-meshmonitor-in {\n\t}\n\tset addr6-set-meshmonitor-in {\n\t}\n\tchain forward", 1)
+# The lock's IPv6 tables: the same rules in tables of family ip6.
+NFT_LOCK6 = re.sub(r"\bip saddr", "ip6 saddr", NFT_LOCK.replace("table ip ", "table ip6 "))
+NFT_LOCK6 = NFT_LOCK6.replace("{\n\tchain forward", "{\n\tset addr6-set-meshmonitor-cf-fwd {\n\t}\n\tchain forward").replace(
+    "{\n\tchain input", "{\n\tset addr6-set-meshmonitor-cf-in {\n\t}\n\tchain input")
 
 
 class Done(Exception):
@@ -57,7 +79,7 @@ class FakeModule:
         if args[1] == "inspect":
             return 0, json.dumps([PROXY]), ""
         if args[0].endswith("nft"):
-            return 0, NFT_LOCK if args[3] == "ip" else NFT, ""
+            return 0, {"ip": NFT_LOCK, "ip6": NFT_LOCK6}.get(args[3], NFT), ""
         raise AssertionError(args)
 
     def exit_json(self, **result):
@@ -79,7 +101,21 @@ def test_proxy_container_found_and_hooks_checked():
     assert result["kind"] == "proxy-container"
     assert result["paths"][0] == {"hook": "forward", "ports": [443, 3001, 8080], "protocols": ["tcp", "udp"]}
     assert [h["ok"] for h in result["hooked"]] == [True, False]
-    assert result["hooked"][1]["detail"].endswith("missing udp 443,8080")
+    assert result["hooked"][1]["detail"].endswith("missing IPv4 udp 443,8080; IPv6 udp 443,8080")
+
+
+def test_ipv6_is_required_once_fail2ban_started_it(monkeypatch):
+    # Before its start for IPv6 (no IPv6 set yet: fail2ban without allowipv6 starts it at the first IPv6 ban).
+    monkeypatch.setattr(sys.modules[__name__], "NFT", re.sub(r"\tset addr6-set-meshmonitor-\w+ \{\n\t\}\n", "", NFT))
+    result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables"})
+    assert result["hooked"][0]["ok"] and result["hooked"][0]["families"] == ["ipv4"]
+    assert result["hooked"][0]["detail"] == "forward: meshmonitor-fwd 443,3001,8080 (tcp+udp; IPv4, IPv6 at its first IPv6 ban)"
+
+
+def test_a_path_dropped_for_ipv4_only_is_not_hooked(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "NFT", NFT.replace("tcp dport { 443, 8080 } ip6 saddr", "tcp dport { 443 } ip6 saddr"))
+    result = run({"proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables", "behind_proxy": True})
+    assert result["hooked"][1]["detail"].endswith("missing IPv4 udp 443,8080; IPv6 tcp 8080; IPv6 udp 443,8080")
 
 
 def test_origin_lock_read_from_its_own_tables():
@@ -89,10 +125,12 @@ def test_origin_lock_read_from_its_own_tables():
         exposure_info.run_module(module)
     result = outcome.value.args[0]
     assert ["/usr/bin/nft", "list", "table", "ip", "f2b-meshmonitor-cf-fwd"] in module.commands
+    assert ["/usr/bin/nft", "list", "table", "ip6", "f2b-meshmonitor-cf-in"] in module.commands
     # The lock's rules count for the lock, never as bans.
     assert [h["ok"] for h in result["hooked"]] == [True, False]
     assert [h["detail"] for h in result["origin_locked"]] == [
-        "forward: meshmonitor-cf-fwd 443,3001,8080 (tcp+udp)", "input: meshmonitor-cf-in 443,8080 (tcp+udp); missing udp 443,8080"]
+        "forward: meshmonitor-cf-fwd 443,3001,8080 (tcp+udp; IPv4+IPv6)",
+        "input: meshmonitor-cf-in 443,8080 (tcp+udp; IPv4+IPv6); missing IPv4 udp 443,8080; IPv6 udp 443,8080"]
 
 
 def test_without_docker_the_proxy_is_on_the_host():
