@@ -121,7 +121,8 @@ def find_exposure(module, params):
 def _get_json(module, url, headers):
     """{"status": HTTP status (-1: no answer), "json": the body read as JSON or None, "error": why not}."""
     response, info = fetch_url(module, url, headers=headers, method="GET", timeout=5, force=True)
-    body = response.read() if response else info.get("body", b"")
+    # On an HTTP error fetch_url has already read the body into info (the response, if any, is then empty).
+    body = (response.read() if response else b"") or info.get("body", b"")
     answer = {"status": info.get("status", -1), "json": None, "error": info.get("msg", "")}
     try:
         answer["json"] = json.loads(body)

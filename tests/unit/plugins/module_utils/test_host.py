@@ -54,3 +54,12 @@ def test_cloudflare_is_asked_with_the_token_file_next_to_the_zone_api(monkeypatc
     assert host.ask_cloudflare(object(), dict(record, cloudflare=False)) is None
     assert "cannot read the token file" in host.ask_cloudflare(object(), dict(record, cloudflare_header_file=str(tmp_path / "x")))["error"]
     assert "run site.yml" in host.ask_cloudflare(object(), {"cloudflare": True})["error"]
+
+
+def test_an_error_body_already_read_by_fetch_url_is_taken_from_info(monkeypatch):
+    def fetch_url(module, url, headers=None, method="GET", timeout=10, force=False):
+        # As fetch_url answers an HTTP error: the error as response, its body already read into info.
+        return io.BytesIO(b""), {"status": 401, "msg": "HTTP Error 401", "body": b'{"success": false, "errors": [{"code": 1000}]}'}
+    monkeypatch.setattr(host, "fetch_url", fetch_url)
+    answer = host._get_json(object(), "http://x/", {})
+    assert answer["status"] == 401 and answer["json"]["errors"] == [{"code": 1000}]
