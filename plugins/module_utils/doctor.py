@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import relayed_text
+
 # Client address, 2 fields, [date], "request", status, size, "referrer", "user agent".
 COMBINED = re.compile(r'^(?P<client>[0-9a-fA-F.:]+) \S+ \S+ \[(?P<date>[^\]]+)\] "[^"]*" \d{3} \S+ "[^"]*" "[^"]*"$')
 LOG_DATE = "%d/%b/%Y:%H:%M:%S %z"
@@ -103,6 +105,33 @@ def check_combined(lines, proxies):
     else:
         detail = "clients " + ", ".join(clients[:5])
     return {"check": "combined format with client address", "verdict": verdict, "detail": detail}
+
+
+def failing_gateways(lines, pattern, gateways):
+    """The gateways (as the jail role found them) that failed logins among lines are logged from."""
+    failed = re.compile(pattern, re.IGNORECASE)
+    found = []
+    for line in lines:
+        match = COMBINED.match(line)
+        client = re.sub(r"^::ffff:", "", match.group("client")) if match else None
+        if client in gateways and client not in found and failed.search(line):
+            found.append(client)
+    return found
+
+
+def check_clients_as_themselves(relayed_text, gateways_failing):
+    """relayed_text: exposure.relayed_text of the bindings Docker's userland proxy relays ("" for none);
+    gateways_failing: failing_gateways of the log's last lines."""
+    if relayed_text:
+        detail = ("Docker's userland proxy relays the clients of %s: Docker has no NAT rule there (its iptables or ip6tables "
+                  "option off, or its rules flushed), so MeshMonitor logs them as its network's gateway, which is never "
+                  "banned. Turn the option on (or publish on IPv4 only) and restart Docker" % relayed_text)
+    elif gateways_failing:
+        detail = ("failed logins are logged from Docker's gateway %s, which is never banned: clients relayed by Docker's "
+                  "userland proxy? (see the exposure)" % ", ".join(gateways_failing))
+    else:
+        detail = "no published port relayed by Docker's userland proxy, no failed login from a gateway"
+    return _item("clients logged as themselves, not as Docker's gateway", not relayed_text and not gateways_failing, detail)
 
 
 def check_filter(counted, matched, filter_spec):
@@ -291,6 +320,8 @@ def judge(seen, record, now, max_age):
         check_log_replaced(seen["log"]),
         check_log_recent(seen["log"], now, max_age),
         check_combined(seen["lines"], LOOPBACK + list(record.get("docker_gateways", []))),
+        check_clients_as_themselves(relayed_text(exposure.get("relayed") or []),
+                                    failing_gateways(seen["lines"], record["failures_pattern"], record.get("docker_gateways", []))),
         check_filter(seen["counted"], seen["matched"], record["filter"]),
         check_exposure(exposure, record["ban_paths"]),
         check_hooked(record["firewall"], hooked),

@@ -16,6 +16,7 @@ covered without a new rule.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 HOOKS = ("forward", "input")
@@ -76,6 +77,80 @@ def publisher_of(containers, host_ports, container_port):
             if binding["host_port"] in host_ports and binding["port"] == container_port:
                 return container
     return None
+
+
+# Docker publishes a port with a DNAT rule in its nat chain DOCKER, one per family, such as
+# "-A DOCKER ! -i br-1a2b -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:3001": the
+# client reaches the container with its own address. A published port without one (Docker's iptables
+# or ip6tables option off, an IPv6 client of a container without IPv6, the rules flushed) is served
+# by Docker's userland proxy, which connects to the container from the network's gateway: every
+# client is then logged as the gateway, which the jail never bans.
+DOCKER_DNAT = re.compile(r"^-A DOCKER .*-p (?P<protocol>tcp|udp) .*--dport (?P<port>\d+) .*-j DNAT ")
+
+
+def docker_nat_ports(text):
+    """iptables -t nat -S DOCKER output -> {(protocol, host port)} Docker NATs to a container."""
+    return {(match.group("protocol"), int(match.group("port")))
+            for match in (DOCKER_DNAT.match(line.strip() + " ") for line in (text or "").splitlines()) if match}
+
+
+def binding_families(host_ip):
+    """The families a published binding takes clients from: none on a loopback address (local clients only)."""
+    if not host_ip:
+        return FAMILIES
+    try:
+        address = ipaddress.ip_address(host_ip)
+    except ValueError:
+        return ()
+    if address.is_loopback:
+        return ()
+    return (FAMILIES[0],) if address.version == 4 else (FAMILIES[1],)
+
+
+def reachable_families(if_inet6):
+    """/proc/net/if_inet6 -> the families clients can reach the host on: IPv4, and IPv6 where an interface
+    other than Docker's bridges has a global (or unique local) address."""
+    for line in (if_inet6 or "").splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[3] == "00" and not fields[5].startswith(("docker", "br-", "veth")):
+            return FAMILIES
+    return FAMILIES[:1]
+
+
+def tcp_listeners(tcp, tcp6):
+    """/proc/net/tcp and tcp6 -> {family: ports listened on}."""
+    listening = {}
+    for family, text in zip(FAMILIES, (tcp, tcp6)):
+        ports = listening.setdefault(family, set())
+        for line in (text or "").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return listening
+
+
+def relayed_bindings(bindings, nat_ports, reachable, listening):
+    """The bindings whose clients Docker's userland proxy relays, one per family: [dict(binding, family, detail)].
+
+    nat_ports: {family: docker_nat_ports(...)}; reachable: the families clients reach the host on;
+    listening: the host's tcp_listeners (a TCP port nobody listens on is not served at all: no
+    userland proxy there)."""
+    relayed = []
+    for binding in bindings:
+        for family in binding_families(binding["host_ip"]):
+            if family not in reachable or (binding["protocol"], binding["host_port"]) in nat_ports.get(family, set()):
+                continue
+            if binding["protocol"] == "tcp" and binding["host_port"] not in listening.get(family, set()):
+                continue
+            host = "[%s]" % binding["host_ip"] if ":" in binding["host_ip"] else (binding["host_ip"] or "*")
+            relayed.append(dict(binding, family=family, detail="%s %s:%d/%s (%s)" % (
+                binding["container"], host, binding["host_port"], binding["protocol"], FAMILY_NAMES[family])))
+    return relayed
+
+
+def relayed_text(relayed):
+    """People's words for relayed_bindings' answer: "mm [::]:8080/tcp (IPv6), ..."."""
+    return ", ".join(binding["detail"] for binding in relayed)
 
 
 def listen_families(tcp, tcp6, port):

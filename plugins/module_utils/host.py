@@ -17,8 +17,9 @@ from ansible.module_utils.urls import fetch_url
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, origin_of
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import token_verify_url
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
-    FAMILIES, HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, host_network_containers, listen_families,
-    parse_firewall_rules, paths_text, plan_exposure, port_bindings, publisher_of, started_actions)
+    FAMILIES, HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, docker_nat_ports, host_network_containers,
+    listen_families, parse_firewall_rules, paths_text, plan_exposure, port_bindings, publisher_of, reachable_families,
+    relayed_bindings, started_actions, tcp_listeners)
 
 
 def read_containers(module):
@@ -100,6 +101,31 @@ def read_app_listen(module, containers, published_ports, container_port):
     return {"container": container["Name"].lstrip("/"), "families": families, "logs_mapped_ipv4": "ipv6" in families}
 
 
+def _read_file(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ""
+
+
+def find_relayed(module, containers, bindings, params):
+    """The bindings of MeshMonitor's port (and, behind a proxy, of the proxy's ports) whose clients Docker's
+    userland proxy relays as the network's gateway (see relayed_bindings)."""
+    publisher = publisher_of(containers, params["published_ports"], params["container_port"])
+    name = ((publisher or {}).get("Name") or "").lstrip("/")
+    proxy_ports = params["proxy_ports"] if params["behind_proxy"] else []
+    running = {(c.get("Name") or "").lstrip("/") for c in containers if (c.get("State") or {}).get("Running")}
+    watched = [b for b in bindings if b["container"] in running and
+               ((b["container"] == name and b["port"] == params["container_port"]) or b["host_port"] in proxy_ports)]
+    if not watched:
+        return []
+    nat_ports = {family: docker_nat_ports(_run_text(module, [binary, "-w", "-t", "nat", "-S", "DOCKER"]))
+                 for family, binary in zip(FAMILIES, ("iptables", "ip6tables"))}
+    listening = tcp_listeners(_read_file("/proc/net/tcp"), _read_file("/proc/net/tcp6"))
+    return relayed_bindings(watched, nat_ports, reachable_families(_read_file("/proc/net/if_inet6")), listening)
+
+
 def find_exposure(module, params):
     """exposure_info's answer for params (its options): raises ExposureError for bad explicit paths."""
     containers = read_containers(module)
@@ -112,6 +138,7 @@ def find_exposure(module, params):
         plan = plan_exposure(bindings, params["behind_proxy"], params["proxy_ports"], params["published_ports"],
                              params["container_port"], host_network_containers(containers))
     plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
+    plan["relayed"] = find_relayed(module, containers, bindings, params)
     if params.get("jail") and params.get("firewall"):
         _check_jails(module, params, plan)
     plan["bindings"] = bindings

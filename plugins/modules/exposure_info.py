@@ -120,6 +120,19 @@ app_listen:
   returned: success
   type: dict
   sample: {container: meshmonitor-meshmonitor-1, families: [ipv6], logs_mapped_ipv4: true}
+relayed:
+  description:
+    - The running bindings of MeshMonitor's port (and, behind a proxy, of the proxy's ports) whose clients Docker's userland
+      proxy relays, one entry per address family, each a binding of RV(bindings) with its C(family) and a C(detail) for
+      people. Docker has no NAT
+      rule for them (its C(iptables) or C(ip6tables) option off, an IPv6 binding of a container without IPv6, its rules
+      flushed), so MeshMonitor logs every such client as its network's gateway, which is never banned.
+    - A family counts only where clients can reach the host on it (IPv6 with an address of global scope), a TCP port
+      only where something on the host listens on it.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{container: mm, host_ip: "::", host_port: 8080, port: 3001, protocol: tcp, family: ipv6, detail: "mm [::]:8080/tcp (IPv6)"}]
 hooked:
   description: With O(jail) and O(firewall), one entry per path with V(ok) (every port dropped for every protocol
     there) and a V(detail) naming what is missing.

@@ -56,7 +56,7 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
     report = doctor.judge(seen(), RECORD, LAST_LINE_EPOCH + 10, 86400)
     assert [item["check"] for item in report] == [
         "jail running", "log readable", "log never replaced from inside the container", "log written recently", "combined format with client address",
-        "filter matches the failures in the log", "exposure as when the jail was written",
+        "clients logged as themselves, not as Docker's gateway", "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
         "Cloudflare accepts the token", "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
         "default admin password no longer works", "metrics fresh", "MeshMonitor's own configuration check (https://mesh.example.org)"]
@@ -307,3 +307,28 @@ def test_metrics_warn_when_stale_or_missing_and_pass_when_off():
     stale = doctor.check_metrics("/var/lib/prometheus/node-exporter/meshmonitor-fail2ban.prom", 15, 900, 1000)
     assert stale["verdict"] == "WARN" and "timer running" in stale["detail"]
     assert doctor.check_metrics("/x.prom", 15, None, 1000)["verdict"] == "WARN"
+
+
+GATEWAY_401 = '172.18.0.1 - - [27/Nov/2026:08:00:10 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"'
+CLIENTS = "clients logged as themselves, not as Docker's gateway"
+
+
+def test_failed_logins_from_a_gateway_fail_the_host():
+    report = doctor.judge(seen(lines=[LOGIN_401, FROM_GATEWAY, GATEWAY_401, GATEWAY_401]), RECORD, LAST_LINE_EPOCH + 10, 86400)
+    assert by_check(report, CLIENTS) == {
+        "check": CLIENTS, "verdict": "FAIL",
+        "detail": "failed logins are logged from Docker's gateway 172.18.0.1, which is never banned: clients relayed by Docker's "
+                  "userland proxy? (see the exposure)"}
+
+
+def test_a_page_from_the_gateway_is_no_failure():
+    assert by_check(doctor.judge(seen(), RECORD, LAST_LINE_EPOCH + 10, 86400), CLIENTS)["verdict"] == "OK"
+
+
+def test_a_relayed_binding_fails_the_host_and_says_what_to_do():
+    relayed = [{"container": "mm", "host_ip": "::", "host_port": 8080, "port": 3001, "protocol": "tcp", "family": "ipv6",
+                "detail": "mm [::]:8080/tcp (IPv6)"}]
+    exposure = {"paths": PATHS, "summary": "published 8080 -> 3001", "hooked": HOOKED, "relayed": relayed}
+    item = by_check(doctor.judge(seen(exposure=exposure), RECORD, LAST_LINE_EPOCH + 10, 86400), CLIENTS)
+    assert item["verdict"] == "FAIL"
+    assert item["detail"].startswith("Docker's userland proxy relays the clients of mm [::]:8080/tcp (IPv6): Docker has no NAT rule")

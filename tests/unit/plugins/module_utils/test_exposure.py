@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
-    ExposureError, check_hooked, check_paths, host_network_containers, listen_families, parse_firewall_rules,
-    plan_exposure, port_bindings, publisher_of, started_actions)
+    ExposureError, check_hooked, check_paths, docker_nat_ports, host_network_containers, listen_families,
+    parse_firewall_rules, plan_exposure, port_bindings, publisher_of, reachable_families, relayed_bindings, relayed_text,
+    started_actions, tcp_listeners)
 
 # A proxy container publishing 80 -> 8080/tcp and 443 -> 8443/tcp+udp, and MeshMonitor on loopback.
 PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
@@ -292,3 +293,57 @@ def test_nft_1_0_6_prints_original_ports_in_hexadecimal():
     single = "meta l4proto udp ct original proto-dst 0x1bb [invalid type] ip saddr @addr-set-meshmonitor-fwd drop"
     rules = parse_firewall_rules("nftables", line + "\n" + single)
     assert [(r["protocol"], r["ports"], r["original"]) for r in rules] == [("tcp", [3001, 8080], True), ("udp", [443], True)]
+
+
+NAT_DOCKER = """-N DOCKER
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i br-1a2b3c4d5e6f -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:3001
+-A DOCKER -d 127.0.0.1/32 ! -i br-1a2b3c4d5e6f -p udp -m udp --dport 443 -j DNAT --to-destination 172.18.0.3:9443
+"""
+IF_INET6_LOCAL = """00000000000000000000000000000001 01 80 10 80       lo
+fe800000000000000000000000000001 02 40 20 80     eth0
+fd3000800000000000000000000000a1 05 40 00 80 br-1a2b3c4d5e6f
+"""
+IF_INET6_GLOBAL = IF_INET6_LOCAL + "20010db8000000000000000000000010 02 40 00 00     eth0\n"
+TCP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+TCP_8080 = TCP_HEADER + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+TCP6_8080 = TCP_HEADER + "   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0 0 0 0 0 1\n"
+
+
+def binding(host_ip, host_port=8080, protocol="tcp"):
+    return {"container": "mm", "host_ip": host_ip, "host_port": host_port, "port": 3001, "protocol": protocol}
+
+
+def test_docker_nat_ports_are_read_per_protocol():
+    assert docker_nat_ports(NAT_DOCKER) == {("tcp", 8080), ("udp", 443)}
+    assert docker_nat_ports("") == set()
+
+
+def test_ipv6_is_reachable_only_with_a_global_address_off_docker_bridges():
+    assert reachable_families(IF_INET6_LOCAL) == ("ipv4",)
+    assert reachable_families(IF_INET6_GLOBAL) == ("ipv4", "ipv6")
+
+
+def test_a_port_docker_nats_is_not_relayed():
+    listening = tcp_listeners(TCP_8080, TCP6_8080)
+    assert listening == {"ipv4": {8080}, "ipv6": {8080}}
+    nat = {"ipv4": docker_nat_ports(NAT_DOCKER), "ipv6": set()}
+    # Docker 20.10 publishes "8080:3001" on 0.0.0.0 and ::; without ip6tables its userland proxy serves IPv6 clients.
+    both = [binding("0.0.0.0"), binding("::"), binding("127.0.0.1")]
+    assert relayed_bindings(both, nat, ("ipv4", "ipv6"), listening) == [
+        dict(binding("::"), family="ipv6", detail="mm [::]:8080/tcp (IPv6)")]
+    # No IPv6 address clients could reach: nobody is relayed.
+    assert relayed_bindings(both, nat, ("ipv4",), listening) == []
+
+
+def test_flushed_nat_rules_relay_every_client():
+    listening = tcp_listeners(TCP_8080, "")
+    relayed = relayed_bindings([binding("")], {}, ("ipv4", "ipv6"), listening)
+    # Nothing listens on IPv6 (userland proxy off there): those clients are not served at all.
+    assert relayed == [dict(binding(""), family="ipv4", detail="mm *:8080/tcp (IPv4)")]
+    assert relayed_text(relayed) == "mm *:8080/tcp (IPv4)"
+
+
+def test_udp_bindings_need_no_listener_to_be_relayed():
+    assert relayed_bindings([binding("0.0.0.0", 443, "udp")], {"ipv4": set()}, ("ipv4",), {}) == [
+        dict(binding("0.0.0.0", 443, "udp"), family="ipv4", detail="mm 0.0.0.0:443/udp (IPv4)")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -16,6 +17,10 @@ from ansible_collections.meshmonitor.fail2ban.plugins.modules import doctor
 PUBLISHED = {"Name": "/meshmonitor-meshmonitor-1", "State": {"Running": True, "Pid": 0},
              "HostConfig": {"NetworkMode": "meshmonitor_default"},
              "NetworkSettings": {"Ports": {"3001/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
+# Docker's NAT of MeshMonitor's published port, and the host listening there (its userland proxy).
+NAT = "-N DOCKER\n-A DOCKER ! -i br-1a2b -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:3001\n"
+PROC = {"/proc/net/if_inet6": "", "/proc/net/tcp6": "",
+        "/proc/net/tcp": "  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A 0 0 0\n"}
 # Each jail's table (its actions labelled as the record says), both families.
 NFT = ("table inet f2b-{jail} {{\n"
        "\tset addr-set-{label}-fwd {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label}-fwd {{\n\t\ttype ipv6_addr\n\t}}\n"
@@ -66,6 +71,8 @@ class FakeModule:
             return 0, "abc123\n", ""
         if name == "docker" and args[1] == "inspect":
             return 0, json.dumps([PUBLISHED]), ""
+        if name in ("iptables", "ip6tables") and args[2:] == ["-t", "nat", "-S", "DOCKER"]:
+            return 0, NAT if name == "iptables" else "", ""
         if name == "nft":
             return 0, NFT.format(jail=args[4][4:], label=LABELS[args[4]]) if args[4] in self.tables else "", ""
         raise AssertionError(args)
@@ -103,6 +110,7 @@ def host(tmp_path):
 @pytest.fixture(autouse=True)
 def dual_stack(monkeypatch):
     monkeypatch.setattr(host_utils, "host_families", lambda: ("ipv4", "ipv6"))
+    monkeypatch.setattr(host_utils, "_read_file", PROC.get)
 
 
 @pytest.fixture(autouse=True)
@@ -184,3 +192,11 @@ def test_what_the_log_guard_moved_aside_is_reported(host):
     os.mkdir(moved)
     result = run(FakeModule(host))
     assert "log never replaced from inside the container" in result["failed_checks"]
+
+
+def test_docker_nat_flushed_fails_the_host_naming_the_relayed_port(host, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "NAT", "-N DOCKER\n")
+    result = run(FakeModule(host))
+    assert result["failed_checks"] == ["clients logged as themselves, not as Docker's gateway"]
+    assert result["report"][5]["detail"].startswith(
+        "Docker's userland proxy relays the clients of meshmonitor-meshmonitor-1 0.0.0.0:8080/tcp (IPv4): Docker has no NAT rule")

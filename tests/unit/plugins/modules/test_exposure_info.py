@@ -21,9 +21,15 @@ def ipv6_too(text):
         m.group(0), m.group(1).strip(), m.group(2) or "", m.group(3)), text)
 
 
+# The host's /proc files the userland proxy check reads: IPv4 clients only, the proxy listening on 443.
+PROC = {"/proc/net/if_inet6": "", "/proc/net/tcp6": "",
+        "/proc/net/tcp": "  sl  local_address rem_address   st\n   0: 00000000:01BB 00000000:0000 0A 0 0 0\n"}
+
+
 @pytest.fixture(autouse=True)
 def dual_stack(monkeypatch):
     monkeypatch.setattr(host, "host_families", lambda: ("ipv4", "ipv6"))
+    monkeypatch.setattr(host, "_read_file", PROC.get)
 
 
 PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
@@ -46,6 +52,10 @@ NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
             "ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
             "\t}\n}\ntable ip f2b-meshmonitor-cf-in {\n\tchain input {\n"
             "\t\tiifname != \"lo\" tcp dport { 443, 8080 } ip saddr != @addr-set-meshmonitor-cf-in drop\n\t}\n}\n")
+
+# Docker's NAT of the proxy's ports (iptables -t nat -S DOCKER).
+NAT = ("-N DOCKER\n-A DOCKER ! -i docker0 -p tcp -m tcp --dport 443 -j DNAT --to-destination 172.17.0.2:8443\n"
+       "-A DOCKER ! -i docker0 -p udp -m udp --dport 443 -j DNAT --to-destination 172.17.0.2:8443\n")
 
 NFT = ipv6_too(NFT).replace("{\n\tchain forward", "{\n\tset addr-set-meshmonitor-fwd {\n\t}\n\tset addr6-set-meshmonitor-fwd {\n\t}\n"
                             "\tset addr-set-meshmonitor-in {\n\t}\n\tset addr6-set-meshmonitor-in {\n\t}\n\tchain forward", 1)
@@ -78,6 +88,8 @@ class FakeModule:
             return 0, "abc123\n", ""
         if args[1] == "inspect":
             return 0, json.dumps([PROXY]), ""
+        if args[2:] == ["-t", "nat", "-S", "DOCKER"]:
+            return 0, NAT if args[0].endswith("/iptables") else "", ""
         if args[0].endswith("nft"):
             return 0, {"ip": NFT_LOCK, "ip6": NFT_LOCK6}.get(args[3], NFT), ""
         raise AssertionError(args)
@@ -146,3 +158,15 @@ def test_explicit_paths_win_and_bad_ones_are_refused():
     assert result["paths"] == [{"hook": "input", "ports": [8443], "protocols": ["udp"]}]
     refused = run({"paths": [{"hook": "prerouting", "ports": [443]}]})
     assert refused["failed"] and refused["msg"].startswith("jail_ban_paths[0]: hook must be forward")
+
+
+def test_proxy_ports_docker_nats_are_not_relayed():
+    assert run({"behind_proxy": True, "proxy_ports": [443]})["relayed"] == []
+
+
+def test_without_docker_nat_the_proxy_clients_are_relayed(monkeypatch):
+    # Docker's rules flushed (or its iptables option off): its userland proxy serves both.
+    monkeypatch.setattr(sys.modules[__name__], "NAT", "-N DOCKER\n")
+    relayed = run({"behind_proxy": True, "proxy_ports": [443]})["relayed"]
+    assert [(b["container"], b["host_port"], b["protocol"], b["family"]) for b in relayed] == [
+        ("edge-proxy", 443, "tcp", "ipv4"), ("edge-proxy", 443, "udp", "ipv4")]
