@@ -8,7 +8,8 @@ Cloudflare's IP Access Rules (paths ending in /firewall/access_rules/rules) keep
 API documents it: POST creates a rule and answers its id, or 400 "duplicate_of_existing" when the
 address has one already (a zone has one rule per address); GET lists the rules matching the query
 (mode; configuration.target among ip, ip_range, asn and country, anything else is a 400;
-configuration.value; notes contained, case-insensitively); PATCH .../rules/ID changes a rule's mode
+configuration.value; notes contained, case-insensitively), a page of per_page (default 20) at a time
+with result_info; PATCH .../rules/ID changes a rule's mode
 and notes; DELETE .../rules/ID removes one. The rules in force are written to LOG.rules after each
 change, one JSON list of {"id", "value", "mode", "notes"}.
 With TOKENFILE (one token per line), Cloudflare's API knows only those tokens: GET
@@ -81,7 +82,9 @@ def cloudflare(method, path, body):
                  if rule["value"] == query.get("configuration.value", rule["value"])
                  and rule["mode"] == query.get("mode", rule["mode"])
                  and query.get("notes", "").lower() in rule["notes"].lower()]
-        return {"success": True, "result": found}, 200
+        page, per_page = int(query.get("page", 1)), int(query.get("per_page", 20))
+        info = {"page": page, "per_page": per_page, "total_count": len(found), "total_pages": max(1, -(-len(found) // per_page))}
+        return {"success": True, "result": found[(page - 1) * per_page:page * per_page], "result_info": info}, 200
     rule_id = parts.path.rsplit("/", 1)[1] if RULES_PATH + "/" in parts.path else None
     if rule_id not in rules:
         return {"success": False, "errors": [{"message": "not found"}]}, 404

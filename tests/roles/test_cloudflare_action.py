@@ -79,9 +79,28 @@ def test_the_rule_for_an_address_is_matched_as_an_address():
 
 # The action in a process of its own making, against the stand-in.
 
+class Ticket:
+    def __init__(self, ip):
+        self.ip = ip
+
+    def getID(self):
+        return self.ip
+
+
+class Database:
+    """fail2ban's database as the action reads it: the bans it would restore, per jail."""
+
+    def __init__(self, bans):
+        self.bans = bans
+
+    def getCurrentBans(self, jail, correctBanTime=True):
+        return [Ticket(ip) for ip in self.bans.get(jail.name, [])]
+
+
 class Jail:
-    def __init__(self, name):
+    def __init__(self, name, database=None):
         self.name = name
+        self.database = database
 
 
 class ActionBase:
@@ -120,8 +139,8 @@ def standin(tmp_path):
             sys.modules[name] = module
     assert issubclass(action_module.Action, ActionBase)
 
-    def make(jail, host="web1"):
-        return action_module.Action(Jail(jail), "meshmonitor-cloudflare",
+    def make(jail, host="web1", database=None):
+        return action_module.Action(Jail(jail, database), "meshmonitor-cloudflare",
                                     url="http://127.0.0.1:%d/zones/z/firewall/access_rules/rules" % port,
                                     headerfile=str(headers), host=host, timeout="3")
 
@@ -129,7 +148,11 @@ def standin(tmp_path):
         path = pathlib.Path(str(log) + ".rules")
         return json.loads(path.read_text()) if path.exists() else []
 
-    yield types.SimpleNamespace(make=make, rules=rules, mode=mode, log=log)
+    def post(ip, holders):
+        action_module.Client("http://127.0.0.1:%d/zones/z/firewall/access_rules/rules" % port, str(headers), 3).apply(
+            ("POST", {"mode": "block", "configuration": {"target": "ip", "value": ip}, "notes": cf.notes_for(ip, holders)}))
+
+    yield types.SimpleNamespace(make=make, rules=rules, mode=mode, log=log, post=post)
     server.terminate()
     server.wait()
 
@@ -173,3 +196,38 @@ def test_a_slow_cloudflare_holds_up_no_ban(standin):
     assert time.monotonic() - start < 0.5
     standin.mode.write_text("ok")
     drain(main)
+
+
+def test_at_start_a_jail_lets_go_of_blocks_of_bans_that_ran_out_while_it_was_down(standin):
+    # 25 rules in all: the listing takes two pages of the stand-in.
+    for n in range(20):
+        standin.post("203.0.113.%d" % n, ["web2/meshmonitor"])
+    standin.post("198.51.100.1", ["web1/meshmonitor"])                      # ran out: deleted
+    standin.post("198.51.100.2", ["web1/meshmonitor", "web2/meshmonitor"])  # ran out here, held there
+    standin.post("198.51.100.3", ["web1/meshmonitor"])                      # still banned
+    standin.post("198.51.100.4", ["web1/meshmonitor-recidive"])             # another jail's
+    standin.post("2001:db8::1", ["web1/meshmonitor"])                       # banned, written another way
+    main = standin.make("meshmonitor", database=Database({"meshmonitor": ["198.51.100.3", "2001:db8:0::1"]}))
+    main.start()
+    drain(main)
+    notes = sorted(r["notes"] for r in standin.rules() if not r["value"].startswith("203.0.113."))
+    assert notes == ["meshmonitor.fail2ban 198.51.100.2 held by web2/meshmonitor",
+                     "meshmonitor.fail2ban 198.51.100.3 held by web1/meshmonitor",
+                     "meshmonitor.fail2ban 198.51.100.4 held by web1/meshmonitor-recidive",
+                     "meshmonitor.fail2ban 2001:db8::1 held by web1/meshmonitor"]
+    assert len(standin.rules()) == 24
+
+
+def test_without_a_database_nothing_is_let_go(standin):
+    standin.post("198.51.100.1", ["web1/meshmonitor"])
+    main = standin.make("meshmonitor")
+    main.start()
+    drain(main)
+    assert len(standin.rules()) == 1
+
+
+def test_orphans_are_only_rules_naming_the_holder():
+    rules = [rule("198.51.100.1", "meshmonitor.fail2ban 198.51.100.1 held by web1/mesh", "a"),
+             rule("198.51.100.2", "fail2ban meshmonitor", "b"),
+             rule("198.51.100.3", "blocked by hand", "c")]
+    assert cf.orphaned_changes(rules, "web1/meshmonitor", set()) == []

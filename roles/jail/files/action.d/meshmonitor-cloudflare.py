@@ -15,6 +15,9 @@
 #     IPv6 address by the notes this action writes. A failed lookup does not prevent the block.
 #   - Bans restored at start find their holder already there and change nothing; a stop leaves the
 #     rules (flush does nothing), so a restart or reboot neither lifts nor posts blocks again.
+#   - At start the action lets go of every rule it holds for an address its jail no longer bans (the
+#     ban ran out, or was lifted, while fail2ban was down): the bans fail2ban's database still holds
+#     are the ones it restores.
 #   - The API token is never on a command line: it is read from <headerfile>, a root-only file.
 import ipaddress
 import json
@@ -99,6 +102,29 @@ def unban_change(rule, ip, holder):
     return ("PATCH", rule["id"], {"mode": "block", "notes": notes_for(ip, left)})
 
 
+def marked_query(page):
+    """One page of the zone's block rules this action's kind wrote (notes contain MARK)."""
+    return {"mode": "block", "notes": MARK, "per_page": "100", "page": str(page)}
+
+
+def normal_address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def orphaned_changes(rules, holder, banned):
+    """What holder lets go of at start: the rules naming it for an address not in banned (normal_address forms)."""
+    changes = []
+    for rule in rules:
+        ip = (rule.get("configuration") or {}).get("value")
+        holders = holders_of(rule.get("notes"))
+        if ip and holders and holder in holders and normal_address(ip) not in banned:
+            changes.append((ip, unban_change(rule, ip, holder)))
+    return changes
+
+
 def read_headers(path):
     headers = {}
     with open(path) as lines:
@@ -132,6 +158,15 @@ class Client:
             raise CloudflareError("%s %s: HTTP %s %s" % (method, path or "/", exc.code, detail))
         except (OSError, ValueError) as exc:
             raise CloudflareError("%s %s: %s" % (method, path or "/", exc))
+
+    def marked_rules(self):
+        rules, page = [], 1
+        while True:
+            answer = self.call("GET", query=marked_query(page))
+            rules += answer.get("result") or []
+            if page >= int((answer.get("result_info") or {}).get("total_pages") or 1):
+                return rules
+            page += 1
 
     def rule(self, ip):
         return rule_for(self.call("GET", query=lookup_query(ip)).get("result") or [], ip)
@@ -183,7 +218,7 @@ class Action(ActionBase):
         self.shared = worker()
 
     def start(self):
-        pass
+        self.shared.calls.put(self._let_go_of_orphans)
 
     def stop(self):
         # Let queued calls finish (an unban not sent would leave its block), within a bound.
@@ -200,6 +235,18 @@ class Action(ActionBase):
 
     def unban(self, aInfo):
         self.shared.calls.put(lambda ip=str(aInfo["ip"]): self._change(ip, unban_change, "lift"))
+
+    def _let_go_of_orphans(self):
+        database = getattr(self._jail, "database", None)
+        if database is None:  # no database, no bans kept over a restart: nothing to compare with
+            return
+        try:
+            banned = {normal_address(str(ticket.getID())) for ticket in database.getCurrentBans(jail=self._jail, correctBanTime=False)}
+            for ip, change in orphaned_changes(self.client.marked_rules(), self.holder, banned):
+                self.client.apply(change)
+                self._logSys.info("Cloudflare: %s let go of %s, no longer banned", self.holder, ip)
+        except Exception as exc:  # a worker thread must survive anything
+            self._logSys.error("Cloudflare: could not look for blocks %s no longer holds: %r", self.holder, exc)
 
     def _change(self, ip, change, verb):
         try:
