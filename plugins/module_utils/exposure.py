@@ -327,12 +327,12 @@ def started_actions(firewall, text, family="ipv4"):
     return {(family, match.group("action")) for match in IPT_CHAIN.finditer(text)}
 
 
-def check_hooked(paths, rules, action_for_hook, families=FAMILIES, started=None):
+def check_hooked(paths, rules, action_for_hook, families=FAMILIES, started=None, later_text="at its first %s ban"):
     """Each wanted path -> {hook, ports, protocols, families, ok, detail}: does the action hooked there drop
     every port for every protocol and address family, on forward both as the packet arrives and as the client
     sent it? action_for_hook maps a hook to the action's name. With started (see started_actions), a family
     other than IPv4 is required only once fail2ban has started the action for it (at its start where IPv6 is
-    allowed, else at the first ban of that family)."""
+    allowed, else at the first ban of that family); later_text says when, for people ("%s" is the family)."""
     results = []
     for path in paths:
         action = action_for_hook[path["hook"]]
@@ -352,7 +352,7 @@ def check_hooked(paths, rules, action_for_hook, families=FAMILIES, started=None)
                         missing.append("%s %s %s%s" % (FAMILY_NAMES[family], protocol, ",".join(map(str, lacking)), sent))
         detail = "%s: %s %s (%s; %s%s)" % (path["hook"], action, ",".join(map(str, path["ports"])), "+".join(path["protocols"]),
                                            "+".join(FAMILY_NAMES[family] for family in required),
-                                           "".join(", %s at its first %s ban" % (name, name) for name in later))
+                                           "".join(", %s %s" % (name, later_text.replace("%s", name)) for name in later))
         results.append(dict(path, families=required, ok=not missing,
                             detail=detail + ("" if not missing else "; missing " + "; ".join(missing))))
     return results

@@ -79,9 +79,13 @@ def _check_jails(module, params, plan):
         plan["hooked"] += [dict(result, jail=item["jail"]) for result in
                            check_hooked(plan["paths"], [rule for rule in rules if not rule["allow_only"]], actions, families, started)]
     if params.get("origin_lock"):
+        lock_actions = {hook: "%s-%s" % (lock_label, label) for hook, label in HOOK_LABELS.items()}
+        # The lock has no first ban to wait for: a family clients reach the host on needs its part now.
+        reachable = reachable_families(_read_file("/proc/net/if_inet6"))
+        lock_started = started | {(family, action) for family in reachable for action in lock_actions.values()}
         plan["origin_locked"] = check_hooked(
-            plan["paths"], [rule for rule in rules if rule["allow_only"]],
-            {hook: "%s-%s" % (lock_label, label) for hook, label in HOOK_LABELS.items()}, families, started)
+            plan["paths"], [rule for rule in rules if rule["allow_only"]], lock_actions, families, lock_started,
+            "not needed: no %s address clients reach")
 
 
 def read_app_listen(module, containers, published_ports, container_port):

@@ -170,3 +170,20 @@ def test_without_docker_nat_the_proxy_clients_are_relayed(monkeypatch):
     relayed = run({"behind_proxy": True, "proxy_ports": [443]})["relayed"]
     assert [(b["container"], b["host_port"], b["protocol"], b["family"]) for b in relayed] == [
         ("edge-proxy", 443, "tcp", "ipv4"), ("edge-proxy", 443, "udp", "ipv4")]
+
+
+def test_the_lock_needs_its_ipv6_part_where_ipv6_clients_reach_the_host(monkeypatch):
+    # fail2ban did not start the lock's IPv6 part (allowipv6 auto with iptables, say), and the host has a global
+    # IPv6 address: IPv6 clients would go around the lock.
+    monkeypatch.setattr(sys.modules[__name__], "NFT_LOCK6", "")
+    global_ipv6 = dict(PROC, **{"/proc/net/if_inet6": "20010db8000000000000000000000010 02 40 00 00     eth0\n"})
+    monkeypatch.setattr(host, "_read_file", global_ipv6.get)
+    result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables", "origin_lock": True})
+    assert not result["origin_locked"][0]["ok"]
+    assert result["origin_locked"][0]["detail"].endswith("missing IPv6 tcp 443,3001,8080; IPv6 tcp 443,3001,8080 as sent; "
+                                                        "IPv6 udp 443,3001,8080; IPv6 udp 443,3001,8080 as sent")
+    # Without an IPv6 address clients could reach, the part comes with fail2ban's IPv6 start.
+    monkeypatch.setattr(host, "_read_file", PROC.get)
+    result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables", "origin_lock": True})
+    assert result["origin_locked"][0]["ok"]
+    assert result["origin_locked"][0]["detail"].endswith("(tcp+udp; IPv4, IPv6 not needed: no IPv6 address clients reach)")
