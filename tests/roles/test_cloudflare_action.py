@@ -152,7 +152,7 @@ def standin(tmp_path):
         action_module.Client("http://127.0.0.1:%d/zones/z/firewall/access_rules/rules" % port, str(headers), 3).apply(
             ("POST", {"mode": "block", "configuration": {"target": "ip", "value": ip}, "notes": cf.notes_for(ip, holders)}))
 
-    yield types.SimpleNamespace(make=make, rules=rules, mode=mode, log=log, post=post)
+    yield types.SimpleNamespace(make=make, rules=rules, mode=mode, log=log, post=post, module=action_module)
     server.terminate()
     server.wait()
 
@@ -199,7 +199,8 @@ def test_a_slow_cloudflare_holds_up_no_ban(standin):
 
 
 def test_at_start_a_jail_lets_go_of_blocks_of_bans_that_ran_out_while_it_was_down(standin):
-    # 25 rules in all: the listing takes two pages of the stand-in.
+    # 25 rules in all, 10 a page: the listing takes three pages.
+    standin.module.PAGE_SIZE = 10
     for n in range(20):
         standin.post("203.0.113.%d" % n, ["web2/meshmonitor"])
     standin.post("198.51.100.1", ["web1/meshmonitor"])                      # ran out: deleted

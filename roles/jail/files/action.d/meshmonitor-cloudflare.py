@@ -41,6 +41,8 @@ NOTES = re.compile(r"^%s (?P<ip>\S+) held by (?P<holders>.*)$" % re.escape(MARK)
 LEGACY_NOTES = re.compile(r"^fail2ban [A-Za-z0-9_.-]+$")
 HOLDER = re.compile(r"^[A-Za-z0-9_.:-]+/[A-Za-z0-9_.-]+$")
 DUPLICATE = "duplicate"
+# Rules per page when listing this action's rules (Cloudflare allows up to 1000).
+PAGE_SIZE = 500
 
 
 def same_address(one, other):
@@ -104,7 +106,7 @@ def unban_change(rule, ip, holder):
 
 def marked_query(page):
     """One page of the zone's block rules this action's kind wrote (notes contain MARK)."""
-    return {"mode": "block", "notes": MARK, "per_page": "100", "page": str(page)}
+    return {"mode": "block", "notes": MARK, "per_page": str(PAGE_SIZE), "page": str(page)}
 
 
 def normal_address(text):
