@@ -180,8 +180,8 @@ def test_the_lock_needs_its_ipv6_part_where_ipv6_clients_reach_the_host(monkeypa
     monkeypatch.setattr(host, "_read_file", global_ipv6.get)
     result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables", "origin_lock": True})
     assert not result["origin_locked"][0]["ok"]
-    assert result["origin_locked"][0]["detail"].endswith("missing IPv6 tcp 443,3001,8080; IPv6 tcp 443,3001,8080 as sent; "
-                                                        "IPv6 udp 443,3001,8080; IPv6 udp 443,3001,8080 as sent")
+    assert result["origin_locked"][0]["detail"].endswith(
+        "missing IPv6 tcp 443,3001,8080; IPv6 tcp 443,3001,8080 as sent; IPv6 udp 443,3001,8080; IPv6 udp 443,3001,8080 as sent")
     # Without an IPv6 address clients could reach, the part comes with fail2ban's IPv6 start.
     monkeypatch.setattr(host, "_read_file", PROC.get)
     result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables", "origin_lock": True})
