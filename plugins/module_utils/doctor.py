@@ -22,6 +22,11 @@ LOOPBACK = ["127.0.0.1", "::1"]
 MAX_SKEW = 300
 
 
+def _client(match):
+    """A combined line's client as MeshMonitor's socket saw it, IPv4 without ::ffff:."""
+    return re.sub(r"^::ffff:", "", match.group("client"))
+
+
 def read_combined(lines):
     """(clients in order of first appearance, without ::ffff:; lines not in combined format; last line's date)."""
     clients, not_combined, last_date = [], 0, None
@@ -30,7 +35,7 @@ def read_combined(lines):
         if not match:
             not_combined += 1
             continue
-        client = re.sub(r"^::ffff:", "", match.group("client"))
+        client = _client(match)
         if client not in clients:
             clients.append(client)
         last_date = match.group("date")
@@ -113,7 +118,7 @@ def failing_gateways(lines, pattern, gateways):
     found = []
     for line in lines:
         match = COMBINED.match(line)
-        client = re.sub(r"^::ffff:", "", match.group("client")) if match else None
+        client = _client(match) if match else None
         if client in gateways and client not in found and failed.search(line):
             found.append(client)
     return found

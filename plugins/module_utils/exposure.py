@@ -159,14 +159,8 @@ def listen_families(tcp, tcp6, port):
     A socket listening on IPv6 takes IPv4 clients too (Node sets no IPV6_V6ONLY), which it then
     sees, and MeshMonitor logs, as ::ffff:a.b.c.d; one listening on IPv4 only logs a.b.c.d.
     """
-    families = []
-    for family, text in (("ipv4", tcp), ("ipv6", tcp6)):
-        for line in (text or "").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                families.append(family)
-                break
-    return families
+    listening = tcp_listeners(tcp, tcp6)
+    return [family for family in FAMILIES if port in listening[family]]
 
 
 def host_network_containers(containers):

@@ -63,8 +63,9 @@ def read_rules(module, firewall, tables):
     return rules, started
 
 
-def _check_jails(module, params, plan):
-    """hooked (every jail's ban actions, on every path) and origin_locked (the lock's, with origin_lock) for plan."""
+def _check_jails(module, params, plan, reachable):
+    """hooked (every jail's ban actions, on every path) and origin_locked (the lock's, with origin_lock) for plan;
+    reachable: the families clients reach the host on (reachable_families)."""
     # jails: [{"jail": fail2ban's jail, "label": its actions' label}]; exposure_info names one jail, labelled by its name.
     jails = params.get("jails") or [{"jail": params["jail"], "label": params["jail"]}]
     lock_label = "%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL)
@@ -81,28 +82,19 @@ def _check_jails(module, params, plan):
     if params.get("origin_lock"):
         lock_actions = {hook: "%s-%s" % (lock_label, label) for hook, label in HOOK_LABELS.items()}
         # The lock has no first ban to wait for: a family clients reach the host on needs its part now.
-        reachable = reachable_families(_read_file("/proc/net/if_inet6"))
         lock_started = started | {(family, action) for family in reachable for action in lock_actions.values()}
         plan["origin_locked"] = check_hooked(
             plan["paths"], [rule for rule in rules if rule["allow_only"]], lock_actions, families, lock_started,
             "not needed: no %s address clients reach")
 
 
-def read_app_listen(module, containers, published_ports, container_port):
-    """Which families MeshMonitor's socket listens on, read from its network namespace."""
-    container = publisher_of(containers, published_ports, container_port)
-    pid = ((container or {}).get("State") or {}).get("Pid") or 0
+def read_app_listen(publisher, container_port):
+    """Which families MeshMonitor's socket (in publisher, its container) listens on, read from its network namespace."""
+    pid = ((publisher or {}).get("State") or {}).get("Pid") or 0
     if not pid:
         return {}
-    texts = []
-    for name in ("tcp", "tcp6"):
-        try:
-            with open("/proc/%d/net/%s" % (pid, name)) as proc:
-                texts.append(proc.read())
-        except (IOError, OSError):
-            texts.append("")
-    families = listen_families(texts[0], texts[1], container_port)
-    return {"container": container["Name"].lstrip("/"), "families": families, "logs_mapped_ipv4": "ipv6" in families}
+    families = listen_families(_read_file("/proc/%d/net/tcp" % pid), _read_file("/proc/%d/net/tcp6" % pid), container_port)
+    return {"container": publisher["Name"].lstrip("/"), "families": families, "logs_mapped_ipv4": "ipv6" in families}
 
 
 def _read_file(path):
@@ -113,10 +105,9 @@ def _read_file(path):
         return ""
 
 
-def find_relayed(module, containers, bindings, params):
-    """The bindings of MeshMonitor's port (and, behind a proxy, of the proxy's ports) whose clients Docker's
-    userland proxy relays as the network's gateway (see relayed_bindings)."""
-    publisher = publisher_of(containers, params["published_ports"], params["container_port"])
+def find_relayed(module, containers, bindings, params, publisher, reachable):
+    """The bindings of MeshMonitor's port (publisher's) and, behind a proxy, of the proxy's ports whose clients
+    Docker's userland proxy relays as the network's gateway (see relayed_bindings)."""
     name = ((publisher or {}).get("Name") or "").lstrip("/")
     proxy_ports = params["proxy_ports"] if params["behind_proxy"] else []
     running = {(c.get("Name") or "").lstrip("/") for c in containers if (c.get("State") or {}).get("Running")}
@@ -127,7 +118,7 @@ def find_relayed(module, containers, bindings, params):
     nat_ports = {family: docker_nat_ports(_run_text(module, [binary, "-w", "-t", "nat", "-S", "DOCKER"]))
                  for family, binary in zip(FAMILIES, ("iptables", "ip6tables"))}
     listening = tcp_listeners(_read_file("/proc/net/tcp"), _read_file("/proc/net/tcp6"))
-    return relayed_bindings(watched, nat_ports, reachable_families(_read_file("/proc/net/if_inet6")), listening)
+    return relayed_bindings(watched, nat_ports, reachable, listening)
 
 
 def find_exposure(module, params):
@@ -141,10 +132,12 @@ def find_exposure(module, params):
     else:
         plan = plan_exposure(bindings, params["behind_proxy"], params["proxy_ports"], params["published_ports"],
                              params["container_port"], host_network_containers(containers))
-    plan["app_listen"] = read_app_listen(module, containers, params["published_ports"], params["container_port"])
-    plan["relayed"] = find_relayed(module, containers, bindings, params)
+    publisher = publisher_of(containers, params["published_ports"], params["container_port"])
+    reachable = reachable_families(_read_file("/proc/net/if_inet6"))
+    plan["app_listen"] = read_app_listen(publisher, params["container_port"])
+    plan["relayed"] = find_relayed(module, containers, bindings, params, publisher, reachable)
     if params.get("jail") and params.get("firewall"):
-        _check_jails(module, params, plan)
+        _check_jails(module, params, plan, reachable)
     plan["bindings"] = bindings
     return plan
 
