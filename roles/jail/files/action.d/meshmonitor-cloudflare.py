@@ -232,6 +232,13 @@ class Action(ActionBase):
         # Stops and `unban --all` leave the rules: bans restored at start find them.
         return True
 
+    # `fail2ban-client reload` keeps an action that has both of these; without them it drops it.
+    def clearAllParams(self):
+        pass
+
+    def reload(self, url, headerfile, host, timeout=10):
+        self.client = Client(url, headerfile, float(timeout))
+
     def ban(self, aInfo):
         self.shared.calls.put(lambda ip=str(aInfo["ip"]): self._change(ip, ban_change, "block"))
 
