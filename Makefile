@@ -10,7 +10,7 @@ export ANSIBLE_FORCE_COLOR := 0
 # outside any other git work tree.
 CHECKOUT := /tmp/meshmonitor-fail2ban-checkout/ansible_collections/meshmonitor/fail2ban
 # Longest first: with two lanes, the last to start are the shortest.
-SCENARIOS ?= default fleet proxy app reporting adversarial
+SCENARIOS ?= default fleet proxy adversarial app reporting
 # Scenarios run side by side (own hosts, networks and subnets each); most of a scenario's time
 # is spent waiting on fail2ban's polls and timeouts, not on the CPU. -O prints each one's whole
 # output when it ends; -k runs the rest after a failure so one run reports every failing scenario.
