@@ -75,7 +75,7 @@ def in_set(variant):
 
 
 def wave(variant, count, timeout):
-    lines = "".join("%s fail\n" % ip for _ in range(MAXRETRY) for ip in addresses(count))
+    lines = "".join("%s fail\n" % ip for ip in addresses(count)) * MAXRETRY
     sh("docker", "exec", "-i", CONTAINER, "sh", "-c", "cat > /tmp/wave", input=lines)
     start = time.time()
     inside("cat /tmp/wave >> /tmp/t.log")
@@ -112,7 +112,7 @@ def restart(variant, count, timeout):
         if last is not None and last[1] == "0":
             missing += stamp - last[0]
         last = (stamp, present)
-    return missing, sum(1 for _, p in samples if p == "0"), len(samples), back
+    return missing, sum(1 for sample in samples if sample[1] == "0"), len(samples), back
 
 
 def floor(count):
@@ -135,7 +135,7 @@ def draw(curves, path):
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, curve in curves.items():
-        ax.plot([t for t, _ in curve], [n for _, n in curve], label=label)
+        ax.plot([point[0] for point in curve], [point[1] for point in curve], label=label)
     ax.set_xlabel("seconds after the failures were written")
     ax.set_ylabel("addresses banned (in the nftables set)")
     ax.set_title("%d addresses, %d failures each" % (WAVE, MAXRETRY))

@@ -35,7 +35,10 @@ except ImportError:  # the unit tests load this file without fail2ban
             self._jail, self._name = jail, name
             self._logSys = logging.getLogger("fail2ban.%s" % name)
 
-FAMILIES = (("ipv4", "ip", "addr-set-"), ("ipv6", "ip6", "addr6-set-"))
+FAMILIES = ("ipv4", "ipv6")
+# Per family: the set names' prefix (as fail2ban's own action names them) and the match of the source.
+SET_PREFIX = {"ipv4": "addr-set-", "ipv6": "addr6-set-"}
+SADDR = {"ipv4": "ip", "ipv6": "ip6"}
 # Lines of one nft transaction: a few ms for nft to apply, whatever the number of elements.
 BATCH = 2000
 HOOK_PRIORITY = -1
@@ -55,8 +58,7 @@ def parse_paths(text):
 
 
 def set_names(paths, family):
-    prefix = dict((f, p) for f, _, p in FAMILIES)[family]
-    return [prefix + path["name"] for path in paths]
+    return [SET_PREFIX[family] + path["name"] for path in paths]
 
 
 def start_script(table, paths, existing):
@@ -65,8 +67,7 @@ def start_script(table, paths, existing):
     as it stands (see read_table)."""
     lines = ["add table inet %s" % table]
     wanted_chains = set(path["hook"] for path in paths)
-    wanted_sets = dict((prefix + path["name"], addr_type) for path in paths
-                       for (addr_type, _, prefix) in FAMILIES)
+    wanted_sets = dict((SET_PREFIX[family] + path["name"], family) for path in paths for family in FAMILIES)
     for chain in sorted(existing["chains"]):
         lines.append("flush chain inet %s %s" % (table, chain))
         if chain not in wanted_chains:
@@ -81,8 +82,8 @@ def start_script(table, paths, existing):
         lines.append("add set inet %s %s { type %s_addr; flags timeout; }" % (table, name, addr_type))
     for path in paths:
         ports = ", ".join(path["ports"])
-        for _, match, prefix in FAMILIES:
-            drop = "%s saddr @%s%s counter drop" % (match, prefix, path["name"])
+        for family in FAMILIES:
+            drop = "%s saddr @%s%s counter drop" % (SADDR[family], SET_PREFIX[family], path["name"])
             for protocol in path["protocols"]:
                 lines.append("add rule inet %s %s %s dport { %s } %s" % (table, path["hook"], protocol, ports, drop))
                 if path["hook"] == "forward":
@@ -133,7 +134,7 @@ def element_lines(change, table, sets, ip, bantime=None, left=None):
 
 
 def flush_lines(table, paths):
-    return ["flush set inet %s %s" % (table, name) for family, _, _ in FAMILIES for name in set_names(paths, family)]
+    return ["flush set inet %s %s" % (table, name) for family in FAMILIES for name in set_names(paths, family)]
 
 
 class Action(ActionBase):
@@ -143,7 +144,7 @@ class Action(ActionBase):
         self.table = table
         self.paths = parse_paths(paths)
         self.nft = nft
-        self._sets = dict((family, set_names(self.paths, family)) for family, _, _ in FAMILIES)
+        self._sets = dict((family, set_names(self.paths, family)) for family in FAMILIES)
         self._pending = []
         self._busy = False
         self._cond = threading.Condition()
@@ -183,7 +184,7 @@ class Action(ActionBase):
 
     def reload(self, table, paths, nft="nft"):
         self.table, self.paths, self.nft = table, parse_paths(paths), nft
-        self._sets = dict((family, set_names(self.paths, family)) for family, _, _ in FAMILIES)
+        self._sets = dict((family, set_names(self.paths, family)) for family in FAMILIES)
         self._ensure()
 
     def ban(self, aInfo):
@@ -260,7 +261,7 @@ class Action(ActionBase):
 
     def _ensure(self):
         listing = subprocess.run([self.nft, "-j", "list", "table", "inet", self.table],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         existing = parse_table(listing.stdout) if listing.returncode == 0 else {"chains": set(), "sets": {}}
         error = self._nft(start_script(self.table, self.paths, existing))
         if error is not None:
@@ -268,5 +269,5 @@ class Action(ActionBase):
 
     def _nft(self, script):
         result = subprocess.run([self.nft, "-f", "-"], input=script, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
+                                stderr=subprocess.PIPE, universal_newlines=True, check=False)
         return None if result.returncode == 0 else (result.stderr or "exit %d" % result.returncode)
