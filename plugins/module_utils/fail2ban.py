@@ -124,8 +124,9 @@ def plan_timed_bans(until, banned, now, ignoreip=None, minimum=2):
             skipped.append({"ip": ip, "ignoreip": entry})
             continue
         end = int(until[ip])
+        # A ban that ended a second ago has -1 left, which fail2ban would read as "for good".
         left = -1 if end == -1 else end - int(now)
-        if left != -1 and left < minimum:
+        if end != -1 and left < minimum:
             expired.append(ip)
             continue
         by_bantime.setdefault(left, []).append(ip)

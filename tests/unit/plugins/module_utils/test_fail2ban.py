@@ -146,3 +146,9 @@ def test_plan_timed_bans_groups_by_time_left_in_address_order():
          "192.0.2.6": 5000}, banned=["192.0.2.6"], now=1000.0)
     assert by_bantime == {600: ["192.0.2.10", "2001:db8::1"], 100: ["192.0.2.9"], -1: ["192.0.2.8"]}
     assert expired == ["192.0.2.7"] and skipped == []
+
+
+def test_a_ban_that_ended_a_second_ago_is_not_copied_for_good():
+    # end - now == -1 is fail2ban's "permanent": such a ban has ended, whatever the arithmetic says.
+    by_bantime, dummy, expired = plan_timed_bans({"192.0.2.7": 999, "192.0.2.8": -1}, banned=[], now=1000.0)
+    assert by_bantime == {-1: ["192.0.2.8"]} and expired == ["192.0.2.7"]
