@@ -159,3 +159,19 @@ def test_reload_keeps_the_action(tmp_path):
     action.stop()
     last = sorted(calls.iterdir())[-1].read_text()
     assert last == "add element inet f2b-mm addr-set-mm-in { 192.0.2.9 timeout 600s expires 600s }\n"
+
+
+def test_the_worker_survives_an_nft_that_cannot_even_make_the_table(tmp_path):
+    program, calls = fake_nft(tmp_path)
+    action = nft.Action(Jail(), "meshmonitor-nftables", "f2b-mm", PATHS, nft=program)
+    action.start()
+    broken = tmp_path / "broken-nft"
+    broken.write_text("#!/bin/sh\ncat >/dev/null; exit 1\n")
+    broken.chmod(0o755)
+    action.nft = str(broken)
+    action.ban(info("192.0.2.10"))
+    action._drain()
+    action.nft = program
+    action.ban(info("192.0.2.11"))
+    action.stop()
+    assert "192.0.2.11" in sorted(calls.iterdir())[-1].read_text()

@@ -239,6 +239,8 @@ class Action(ActionBase):
                 self._busy = True
             try:
                 self._apply(batch)
+            except Exception as exc:  # the worker must survive anything, or later bans would wait forever
+                self._logSys.error("nft: could not apply %d lines: %r", len(batch), exc)
             finally:
                 with self._cond:
                     self._busy = False
