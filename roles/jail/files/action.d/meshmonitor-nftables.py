@@ -141,10 +141,7 @@ class Action(ActionBase):
 
     def __init__(self, jail, name, table, paths, nft="nft"):
         super(Action, self).__init__(jail, name)
-        self.table = table
-        self.paths = parse_paths(paths)
-        self.nft = nft
-        self._sets = dict((family, set_names(self.paths, family)) for family in FAMILIES)
+        self._configure(table, paths, nft)
         self._pending = []
         self._busy = False
         self._cond = threading.Condition()
@@ -183,9 +180,12 @@ class Action(ActionBase):
         pass
 
     def reload(self, table, paths, nft="nft"):
+        self._configure(table, paths, nft)
+        self._ensure()
+
+    def _configure(self, table, paths, nft):
         self.table, self.paths, self.nft = table, parse_paths(paths), nft
         self._sets = dict((family, set_names(self.paths, family)) for family in FAMILIES)
-        self._ensure()
 
     def ban(self, aInfo):
         self._change("ban", aInfo)
