@@ -3,7 +3,7 @@
 Runs fail2ban itself (Debian's, installed into a throwaway container of the lab's target image) on a
 log file, with the bans of one jail on two paths (forward and input), as the jail role writes it:
   - baseline: fail2ban's own nftables command action, once per path (what the role used before);
-  - ours: the collection's action, roles/jail/files/action.d/meshmonitor-nftables.py;
+  - ours: the collection's action, roles/jail/files/action.d/meshmonitor-firewall.py;
   - floor: one `nft -f` transaction adding the same addresses to a fresh set.
 For each: the seconds until every address is in the ban set (and the curve, drawn into
 bench/ban_wave.png), and, across `fail2ban-client restart`, how long a banned address was missing from
@@ -31,7 +31,7 @@ ACTIONS = {
                 "blocktype=drop, actionstart_on_demand=false]\n"
                 "         nftables[type=multiport, actname=t-in, name=t-in, chain=input, chain_hook=input, port=\"8080\", "
                 "blocktype=drop, actionstart_on_demand=false]",
-    "ours": "meshmonitor-nftables.py[table=f2b-t, paths=\"%s\"]" % PATHS,
+    "ours": "meshmonitor-firewall.py[firewall=nftables, paths=\"%s\"]" % PATHS,
 }
 TABLE = {"baseline": "f2b-table", "ours": "f2b-t"}
 
@@ -49,7 +49,7 @@ def setup():
     sh("docker", "run", "-d", "--name", CONTAINER, "--label", "io.meshmonitor-fail2ban.lab=1", "--cap-add", "NET_ADMIN",
        "--entrypoint", "sleep", IMAGE, "infinity")
     inside("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fail2ban >/dev/null")
-    sh("docker", "cp", os.path.join(ROOT, "roles/jail/files/action.d/meshmonitor-nftables.py"),
+    sh("docker", "cp", os.path.join(ROOT, "roles/jail/files/action.d/meshmonitor-firewall.py"),
        CONTAINER + ":/etc/fail2ban/action.d/")
     inside("printf '[Definition]\\nfailregex = ^<HOST> fail$\\ndatepattern = {NONE}\\n' > /etc/fail2ban/filter.d/t.conf")
     return inside("fail2ban-client --version").strip()
@@ -153,7 +153,7 @@ def main():
     for variant in ("baseline", "ours"):
         configure(variant)
         curve = wave(variant, WAVE, 900)
-        curves["fail2ban's nftables action" if variant == "baseline" else "meshmonitor-nftables.py"] = curve
+        curves["fail2ban's nftables action" if variant == "baseline" else "meshmonitor-firewall.py"] = curve
         results[variant] = {"wave": curve[-1][0] if curve[-1][1] >= WAVE else None, "restart": restart(variant, WAVE, 900)}
     results["floor"] = floor(WAVE)
     base = results["baseline"]
@@ -164,7 +164,7 @@ def main():
     print("| %d addresses | all banned (s) | vs baseline | banned address missing during restart (s; samples) "
           "| all back after restart (s) | vs baseline |" % WAVE)
     print("|---|---:|---:|---:|---:|---:|")
-    for variant, label in (("baseline", "fail2ban's nftables action, per path (baseline)"), ("ours", "meshmonitor-nftables.py")):
+    for variant, label in (("baseline", "fail2ban's nftables action, per path (baseline)"), ("ours", "meshmonitor-firewall.py")):
         r = results[variant]
         missing, gone, total, back = r["restart"]
         print("| %s | %s | %s | %.2f (%d of %d) | %s | %s |" % (
@@ -175,7 +175,7 @@ def main():
         configure("ours")
         curve = wave("ours", BIG, 1200)
         done = curve[-1][0] if curve[-1][1] >= BIG else None
-        print("\n%d addresses with meshmonitor-nftables.py: all banned in %s s (%s addresses/s)"
+        print("\n%d addresses with meshmonitor-firewall.py: all banned in %s s (%s addresses/s)"
               % (BIG, "%.1f" % done if done else "> 1200", "%.0f" % (BIG / done) if done else "-"))
     print("\n%d addresses banned within 10 s: %s; no banned address out of the set during the restart: %s" % (
         WAVE, "yes" if results["ours"]["wave"] and results["ours"]["wave"] <= 10 else "no",

@@ -14,6 +14,7 @@ import os
 
 from ansible.module_utils.urls import fetch_url
 
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.ban_objects import table_name
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, origin_of
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import token_verify_url
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
@@ -69,7 +70,7 @@ def _check_jails(module, params, plan, reachable):
     # jails: [{"jail": fail2ban's jail, "label": its actions' label}]; exposure_info names one jail, labelled by its name.
     jails = params.get("jails") or [{"jail": params["jail"], "label": params["jail"]}]
     lock_label = "%s-%s" % (params["jail"], ORIGIN_LOCK_LABEL)
-    tables = [("inet", "f2b-" + item["jail"]) for item in jails]
+    tables = [("inet", table_name(item["jail"])) for item in jails]
     if params.get("origin_lock"):
         tables += [(family, "f2b-%s-%s" % (lock_label, label)) for family in ("ip", "ip6") for label in HOOK_LABELS.values()]
     rules, started = read_rules(module, params["firewall"], tables)

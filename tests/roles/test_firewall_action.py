@@ -1,5 +1,6 @@
-"""The jail role's nftables action (roles/jail/files/action.d/meshmonitor-nftables.py): the nft
-transactions it writes, and its batching against a stand-in nft that records what it is given."""
+"""The jail role's ban action (roles/jail/files/action.d/meshmonitor-firewall.py): the nft transactions
+and the iptables and ipset input it writes, and its batching against stand-in commands that record
+what they are given."""
 import importlib.util
 import json
 import pathlib
@@ -8,7 +9,7 @@ import types
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location(
-    "meshmonitor_nftables_action", ROOT / "roles/jail/files/action.d/meshmonitor-nftables.py")
+    "meshmonitor_firewall_action", ROOT / "roles/jail/files/action.d/meshmonitor-firewall.py")
 nft = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(nft)
 
@@ -92,7 +93,8 @@ def test_removals_never_fail_for_an_element_the_kernel_expired():
 
 
 def fake_nft(tmp_path, delay=0.0):
-    """An nft that records each script it is given (one file per call) and has no table to list."""
+    """A directory with an nft that records each script it is given (one file per call) and has no
+    table to list."""
     calls = tmp_path / "calls"
     calls.mkdir()
     program = tmp_path / "nft"
@@ -102,7 +104,7 @@ def fake_nft(tmp_path, delay=0.0):
         "sleep %s\n"
         "cat > \"%s/$(date +%%s%%N)-$$\"\n" % (delay, calls))
     program.chmod(program.stat().st_mode | stat.S_IEXEC)
-    return str(program), calls
+    return str(tmp_path), calls
 
 
 class Jail(object):
@@ -118,7 +120,7 @@ def info(ip, bantime=600):
 
 def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
     program, calls = fake_nft(tmp_path, delay=0.05)
-    action = nft.Action(Jail(), "meshmonitor-nftables", "f2b-mm", PATHS, nft=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
     action.start()
     for n in range(3000):
         action.ban(info("10.0.%d.%d" % (n // 250, n % 250 + 1)))
@@ -136,7 +138,7 @@ def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
 def test_stopping_keeps_the_bans_and_unban_all_empties_the_sets(tmp_path):
     program, calls = fake_nft(tmp_path)
     jail = Jail()
-    action = nft.Action(jail, "meshmonitor-nftables", "f2b-mm", PATHS, nft=program)
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, bindir=program)
     action.start()
     assert action.flush() is True
     flushed = "".join(path.read_text() for path in calls.iterdir())
@@ -151,10 +153,10 @@ def test_stopping_keeps_the_bans_and_unban_all_empties_the_sets(tmp_path):
 
 def test_reload_keeps_the_action(tmp_path):
     program, calls = fake_nft(tmp_path)
-    action = nft.Action(Jail(), "meshmonitor-nftables", "f2b-mm", PATHS, nft=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
     action.start()
     action.clearAllParams()
-    action.reload(table="f2b-mm", paths="input:mm-in:80:tcp", nft=program)
+    action.reload(paths="input:mm-in:80:tcp", bindir=program)
     action.ban(info("192.0.2.9"))
     action.stop()
     last = sorted(calls.iterdir())[-1].read_text()
@@ -163,15 +165,121 @@ def test_reload_keeps_the_action(tmp_path):
 
 def test_the_worker_survives_an_nft_that_cannot_even_make_the_table(tmp_path):
     program, calls = fake_nft(tmp_path)
-    action = nft.Action(Jail(), "meshmonitor-nftables", "f2b-mm", PATHS, nft=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
     action.start()
-    broken = tmp_path / "broken-nft"
-    broken.write_text("#!/bin/sh\ncat >/dev/null; exit 1\n")
-    broken.chmod(0o755)
-    action.nft = str(broken)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "nft").write_text("#!/bin/sh\ncat >/dev/null; exit 1\n")
+    (broken / "nft").chmod(0o755)
+    action.bindir = str(broken)
     action.ban(info("192.0.2.10"))
     action._drain()
-    action.nft = program
+    action.bindir = program
     action.ban(info("192.0.2.11"))
     action.stop()
     assert "192.0.2.11" in sorted(calls.iterdir())[-1].read_text()
+
+
+# iptables on ipset
+
+LISTING = """-P INPUT ACCEPT
+-N DOCKER-USER
+-N f2b-mm-fwd
+-A DOCKER-USER -p tcp -m multiport --dports 3001,8080 -j f2b-mm-fwd
+-A DOCKER-USER -p tcp -m multiport --dports 9999 -j f2b-mm-fwd
+-A DOCKER-USER -j RETURN
+-A f2b-mm-fwd -s 192.0.2.1/32 -j DROP
+-A f2b-mm-fwd -j RETURN
+"""
+
+
+def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_action():
+    script = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv4", "-P INPUT ACCEPT\n").splitlines()
+    assert script[0] == "*filter" and script[-1] == "COMMIT"
+    # Docker makes DOCKER-USER and keeps what it holds; INPUT is built in.
+    assert ":DOCKER-USER - [0:0]" in script and ":INPUT - [0:0]" not in script
+    assert script.index(":f2b-mm-fwd - [0:0]") < script.index("-A f2b-mm-fwd -m set --match-set f2b-mm-fwd src -j DROP") < \
+        script.index("-A f2b-mm-fwd -j RETURN")
+    assert "-I DOCKER-USER -p udp -m multiport --dports 3001,8080 -j f2b-mm-fwd" in script
+    assert "-I DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 -j f2b-mm-fwd" in script
+    assert "-I INPUT -p tcp -m multiport --dports 8080 -j f2b-mm-in" in script
+    assert not [line for line in script if "ctorigdstport" in line and "f2b-mm-in" in line]
+    six = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv6", "").splitlines()
+    assert "-A f2b-mm-in -m set --match-set f2b6-mm-in src -j DROP" in six
+
+
+def test_an_iptables_start_keeps_jumps_it_wants_and_replaces_fail2bans_rules():
+    script = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv4", LISTING).splitlines()
+    # DOCKER-USER is there: declaring it would empty it.
+    assert ":DOCKER-USER - [0:0]" not in script
+    # The chain is emptied and filled in the same commit: fail2ban's per-address rules go.
+    assert ":f2b-mm-fwd - [0:0]" in script and not [line for line in script if "192.0.2.1" in line]
+    assert "-I DOCKER-USER -p tcp -m multiport --dports 3001,8080 -j f2b-mm-fwd" not in script
+    assert "-D DOCKER-USER -p tcp -m multiport --dports 9999 -j f2b-mm-fwd" in script
+    assert "-D DOCKER-USER -j RETURN" not in script
+
+
+def test_ipset_elements_carry_the_time_left_and_removals_tolerate_expired_ones():
+    sets = ["f2b-mm-fwd", "f2b-mm-in"]
+    assert nft.ipset_lines("ban", sets, "192.0.2.7", 500) == ["add f2b-mm-fwd 192.0.2.7 timeout 500",
+                                                              "add f2b-mm-in 192.0.2.7 timeout 500"]
+    # For good, or longer than ipset can time: kept without a timeout, lifted by fail2ban's unban.
+    assert nft.ipset_lines("prolong", sets[:1], "192.0.2.7", None) == ["add f2b-mm-fwd 192.0.2.7 timeout 0"]
+    assert nft.ipset_lines("ban", sets[:1], "192.0.2.7", 30 * 86400) == ["add f2b-mm-fwd 192.0.2.7 timeout 0"]
+    assert nft.ipset_lines("unban", sets[:1], "2001:db8::7") == ["del f2b-mm-fwd 2001:db8::7"]
+    longest = nft.parse_paths("forward:%s:1:tcp" % ("m" * 15 + "-perm-fwd"))
+    assert all(len(line.split()[1]) <= 31 for line in nft.ipset_create_lines(longest))
+    assert len(nft.chain_name(longest[0])) <= 28
+
+
+def fake_iptables(tmp_path):
+    """A directory of ipset, iptables, ip6tables and their -restore that record each call (its command
+    line, then its input) and list LISTING."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (tmp_path / "listing").write_text(LISTING)
+    for name in ("ipset", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore"):
+        program = tmp_path / name
+        program.write_text(
+            "#!/bin/sh\n"
+            "out=\"%s/$(date +%%s%%N)-$$\"\n"
+            "echo \"$(basename $0) $*\" > \"$out\"\n"
+            "case \"$*\" in *-S) cat \"%s/listing\"; exit 0;; esac\n"
+            "cat >> \"$out\"\n" % (calls, tmp_path))
+        program.chmod(0o755)
+    return str(tmp_path), calls
+
+
+def test_iptables_bans_go_to_ipset_in_batches_and_stay_at_stop(tmp_path):
+    bindir, calls = fake_iptables(tmp_path)
+    jail = Jail()
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, firewall="iptables", bindir=bindir)
+    action.start()
+    for n in range(3000):
+        action.ban(info("10.0.%d.%d" % (n // 250, n % 250 + 1)))
+    action.ban(info("2001:db8::1", bantime=-1))
+    action._drain()
+    made = len(list(calls.iterdir()))
+    action.flush()
+    jail.actions.active = False
+    action.flush()
+    action.stop()
+    texts = [path.read_text() for path in sorted(calls.iterdir())]
+    assert texts[0].startswith("ipset -exist restore\ncreate f2b-mm-fwd hash:ip family inet timeout 0")
+    assert [text.split("\n")[0] for text in texts[1:5]] == [
+        "iptables -w -S", "iptables-restore -w --noflush", "ip6tables -w -S", "ip6tables-restore -w --noflush"]
+    adds = "".join(texts[5:made])
+    assert adds.count("\nadd ") + adds.startswith("add ") == 2 * 3001
+    assert "add f2b-mm-in 10.0.11.250 timeout 600" in adds and "add f2b6-mm-fwd 2001:db8::1 timeout 0" in adds
+    assert made - 5 <= 6 * 2000 // nft.BATCH + 3
+    # Unban of all empties the sets; fail2ban's stop keeps them.
+    assert texts[made:] == ["ipset -exist restore\nflush f2b-mm-fwd\nflush f2b-mm-in\nflush f2b6-mm-fwd\nflush f2b6-mm-in\n"]
+
+
+def test_an_unknown_firewall_is_refused():
+    try:
+        nft.Action(Jail(), "meshmonitor-firewall", PATHS, firewall="pf")
+    except ValueError as exc:
+        assert "firewall='pf'" in str(exc)
+    else:
+        raise AssertionError("accepted")

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshmonitor.fail2ban contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The firewall objects that hold a jail's bans, as the collection's ban action
+(roles/jail/files/action.d/meshmonitor-firewall.py) names them, and which of them a deployment no
+longer uses. The action keeps them when fail2ban stops, so that a restart lets nobody through:
+they go only when the stale_bans module finds them unused."""
+
+from __future__ import annotations
+
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import HOOK_LABELS
+
+# nftables: one table per fail2ban jail.
+TABLE_PREFIX = "f2b-"
+# iptables: per ban path <label>-<hook label> one chain in each family, and one ipset set per family.
+CHAIN_PREFIX = "f2b-"
+IPSET_PREFIXES = ("f2b-", "f2b6-")
+IPTABLES_COMMANDS = ("iptables", "ip6tables")
+
+
+def table_name(jail):
+    return TABLE_PREFIX + jail
+
+
+def path_names(label):
+    """The ban paths' names of a jail's label, by hook: <label>-<hook label>."""
+    return dict((hook, "%s-%s" % (label, hook_label)) for hook, hook_label in HOOK_LABELS.items())
+
+
+def wanted_objects(jails, keep, firewall, hooks):
+    """(all, kept): {"tables", "chains", "ipsets"} of every jail in jails ([{jail, label}]) and of those
+    whose bans stay: the jails in keep, with firewall, on hooks."""
+    everything = {"tables": set(), "chains": set(), "ipsets": set()}
+    kept = {"tables": set(), "chains": set(), "ipsets": set()}
+    for item in jails:
+        running = item["jail"] in keep
+        everything["tables"].add(table_name(item["jail"]))
+        if running and firewall == "nftables":
+            kept["tables"].add(table_name(item["jail"]))
+        for hook, name in path_names(item["label"]).items():
+            chain, ipsets = CHAIN_PREFIX + name, set(prefix + name for prefix in IPSET_PREFIXES)
+            everything["chains"].add(chain)
+            everything["ipsets"] |= ipsets
+            if running and firewall == "iptables" and hook in hooks:
+                kept["chains"].add(chain)
+                kept["ipsets"] |= ipsets
+    return everything, kept
+
+
+def nft_tables(listing):
+    """`nft list tables inet` -> the names of the inet tables."""
+    return set(line.split()[2] for line in listing.splitlines() if line.startswith("table inet "))
+
+
+def iptables_removal(listing, chains):
+    """`iptables -S` -> the argument lists (after `iptables -w`) removing chains: first every rule
+    jumping to them, then the chains themselves."""
+    present = set(line.split()[1] for line in listing.splitlines() if line.startswith("-N "))
+    doomed = present & set(chains)
+    commands = []
+    for line in listing.splitlines():
+        words = line.split()
+        if words[:1] == ["-A"] and words[-2:-1] == ["-j"] and words[-1] in doomed and words[1] not in doomed:
+            commands.append(["-D"] + words[1:])
+    for chain in sorted(doomed):
+        commands += [["-F", chain], ["-X", chain]]
+    return commands
+
+
+def ipset_names(listing):
+    """`ipset list -n` -> the set names."""
+    return set(line.strip() for line in listing.splitlines() if line.strip())
+
+
+def stale(everything, kept, present):
+    """Of present ({"tables", "chains", "ipsets"}: what the host has, chains per family merged), what
+    this deployment made and no longer uses, sorted."""
+    return dict((kind, sorted((present[kind] & everything[kind]) - kept[kind])) for kind in everything)

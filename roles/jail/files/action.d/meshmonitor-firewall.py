@@ -1,0 +1,413 @@
+# fail2ban action (Python, run inside fail2ban): drop banned addresses with nftables, or with iptables
+# on ipset sets, on every path MeshMonitor's traffic takes (forward for Docker-published and proxy
+# containers, input for services of the host). Installed by meshmonitor.fail2ban.jail; each
+# MeshMonitor jail has one.
+#
+# Why Python, and why this way:
+#   - Speed: fail2ban calls an action once per address, and a command action starts a shell and
+#     nft or iptables for each call under one process-wide lock. This one queues each change and a
+#     worker thread applies everything queued in one call (`nft -f`, `ipset restore`; up to BATCH
+#     lines): one ban costs one call, a wave of 10,000 bans a few dozen. The worker starts a call as
+#     soon as something is queued, so a single ban is not delayed. With iptables the banned
+#     addresses live in ipset hash sets, so a packet's cost does not grow with the number of bans
+#     (fail2ban's iptables action adds one rule per address).
+#   - A restart lets nobody through: stop() and flush() at fail2ban's stop leave the rules, the
+#     sets and their elements in place; start() adopts them (rules re-made in one transaction, the
+#     sets kept) and fail2ban's restore only re-adds what is there already. Each element carries the
+#     time its ban has left, so the kernel lifts it when fail2ban would, even while fail2ban is down.
+#     Removing a jail (the role's meshmonitor.fail2ban.stale_bans, uninstall) deletes its objects;
+#     an unban of all (`unban --all`) empties the sets.
+#   - Unbans and prolonged bans tolerate elements the kernel has already expired (nft: each removal
+#     adds the element first, in the same transaction; ipset: -exist).
+#   - The objects keep the names and shapes of fail2ban's own actions, which the doctor,
+#     exposure_info and the metrics read. nftables: table f2b-<jail>, a chain per hook named after
+#     it, and per path the sets addr-set-<name> and addr6-set-<name>, referenced by one rule per
+#     protocol (and on forward one more on the destination the client sent to, before Docker's
+#     DNAT). iptables, in each family: per path a chain f2b-<name> jumped to from the hook's chain
+#     (DOCKER-USER on forward, INPUT) as fail2ban's multiport action does, dropping the sources of the
+#     ipset set f2b-<name> (IPv4) or f2b6-<name> (IPv6); IPv6 bans drop, as IPv4 ones do.
+#   - No set has `flags interval`: with one in the ruleset, nft 1.0 re-reads it on every call.
+import json
+import logging
+import subprocess
+import threading
+import time
+
+try:
+    from fail2ban.server.action import ActionBase
+except ImportError:  # the unit tests load this file without fail2ban
+    class ActionBase(object):
+        def __init__(self, jail, name):
+            self._jail, self._name = jail, name
+            self._logSys = logging.getLogger("fail2ban.%s" % name)
+
+FAMILIES = ("ipv4", "ipv6")
+# nftables: the table of each jail is f2b-<jail> (the collection's module_utils/ban_objects.py
+# reads the same names).
+TABLE_PREFIX = "f2b-"
+# Per family: the set names' prefix (as fail2ban's own action names them) and the match of the source.
+SET_PREFIX = {"ipv4": "addr-set-", "ipv6": "addr6-set-"}
+SADDR = {"ipv4": "ip", "ipv6": "ip6"}
+# Lines of one nft transaction: a few ms for nft to apply, whatever the number of elements.
+BATCH = 2000
+HOOK_PRIORITY = -1
+
+
+def parse_paths(text):
+    """"hook:name:ports:protocols ..." (ports and protocols comma-separated, a range as a-b) ->
+    [{hook, name, ports, protocols}]; name is the path's part of the set names."""
+    paths = []
+    for item in text.split():
+        parts = item.split(":")
+        if len(parts) != 4 or parts[0] not in ("forward", "input") or not all(parts):
+            raise ValueError("bad path %r: want hook:name:ports:protocols" % item)
+        hook, name, ports, protocols = parts
+        paths.append({"hook": hook, "name": name, "ports": ports.split(","), "protocols": protocols.split(",")})
+    return paths
+
+
+def set_names(paths, family):
+    return [SET_PREFIX[family] + path["name"] for path in paths]
+
+
+def start_script(table, paths, existing):
+    """The nft transaction that makes table hold exactly paths' chains, sets and rules, keeping the
+    elements of sets that exist already. existing: {"chains": set, "sets": {name: flags}} of the table
+    as it stands (see read_table)."""
+    lines = ["add table inet %s" % table]
+    wanted_chains = set(path["hook"] for path in paths)
+    wanted_sets = dict((SET_PREFIX[family] + path["name"], family) for path in paths for family in FAMILIES)
+    for chain in sorted(existing["chains"]):
+        lines.append("flush chain inet %s %s" % (table, chain))
+        if chain not in wanted_chains:
+            lines.append("delete chain inet %s %s" % (table, chain))
+    for name, flags in sorted(existing["sets"].items()):
+        # A set made by fail2ban's command action has no timeouts: it is made again (restore refills it).
+        if name not in wanted_sets or "timeout" not in flags:
+            lines.append("delete set inet %s %s" % (table, name))
+    for chain in sorted(wanted_chains):
+        lines.append("add chain inet %s %s { type filter hook %s priority %d; }" % (table, chain, chain, HOOK_PRIORITY))
+    for name, addr_type in sorted(wanted_sets.items()):
+        lines.append("add set inet %s %s { type %s_addr; flags timeout; }" % (table, name, addr_type))
+    for path in paths:
+        ports = ", ".join(path["ports"])
+        for family in FAMILIES:
+            drop = "%s saddr @%s%s counter drop" % (SADDR[family], SET_PREFIX[family], path["name"])
+            for protocol in path["protocols"]:
+                lines.append("add rule inet %s %s %s dport { %s } %s" % (table, path["hook"], protocol, ports, drop))
+                if path["hook"] == "forward":
+                    lines.append("add rule inet %s %s meta l4proto %s ct original proto-dst { %s } %s"
+                                 % (table, path["hook"], protocol, ports, drop))
+    return "\n".join(lines) + "\n"
+
+
+def parse_table(listing):
+    """`nft -j list table` output -> {"chains": set of names, "sets": {name: flags}}."""
+    existing = {"chains": set(), "sets": {}}
+    for item in json.loads(listing).get("nftables", []):
+        if "chain" in item:
+            existing["chains"].add(item["chain"]["name"])
+        elif "set" in item:
+            existing["sets"][item["set"]["name"]] = list(item["set"].get("flags", []))
+    return existing
+
+
+def family_of(ip):
+    return "ipv6" if ":" in ip else "ipv4"
+
+
+def seconds_left(ban_start, bantime, now):
+    """What a ban has left, in whole seconds: None for a permanent ban (bantime < 0), 0 for one over."""
+    if bantime is None or bantime < 0:
+        return None
+    return max(0, int(ban_start + bantime - now + 0.999))
+
+
+def element_lines(change, table, sets, ip, bantime=None, left=None):
+    """nft lines for one change of one address in each of sets: ban, unban, or prolong. bantime: the
+    ban's length in seconds (None: for good); left: what it has left. The element's timeout is the
+    ban's length and it expires when the ban ends, so a ban restored after a reboot lists as it did.
+    A removal first adds the element, so it succeeds whether or not the kernel has expired it."""
+    element = "%s timeout %ds expires %ds" % (ip, bantime, left) if bantime is not None else ip
+    lines = []
+    for name in sets:
+        where = "inet %s %s" % (table, name)
+        if change == "ban":
+            lines.append("add element %s { %s }" % (where, element))
+        else:
+            lines.append("add element %s { %s }" % (where, ip))
+            lines.append("delete element %s { %s }" % (where, ip))
+            if change == "prolong":
+                lines.append("add element %s { %s }" % (where, element))
+    return lines
+
+
+def flush_lines(table, paths):
+    return ["flush set inet %s %s" % (table, name) for family in FAMILIES for name in set_names(paths, family)]
+
+
+# iptables, per family: the command, ipset's family and the prefix of the sets' names (a set's name
+# may be 31 characters long, a chain's 28: f2b-<name> and f2b6-<name> fit).
+IPTABLES = {"ipv4": ("iptables", "inet", "f2b-"), "ipv6": ("ip6tables", "inet6", "f2b6-")}
+HOOK_CHAIN = {"forward": "DOCKER-USER", "input": "INPUT"}
+# ipset keeps an element's timeout up to this many seconds; a longer ban is kept without one and
+# lifted by fail2ban's unban.
+IPSET_MAX_TIMEOUT = 2147483
+# Room for a botnet (ipset's default is 65536 elements).
+IPSET_MAXELEM = 1048576
+
+
+def chain_name(path):
+    return "f2b-" + path["name"]
+
+
+def ipset_name(path, family):
+    return IPTABLES[family][2] + path["name"]
+
+
+def jump_specs(path):
+    """The rules of the hook's chain that send path's traffic to its chain, as `iptables -S` prints
+    them after "-A <hook chain> ": fail2ban's multiport jump, and on forward one per port as the
+    client sent it (conntrack's original destination, one port or range per rule)."""
+    chain = chain_name(path)
+    specs = []
+    for protocol in path["protocols"]:
+        specs.append("-p %s -m multiport --dports %s -j %s"
+                     % (protocol, ",".join(port.replace("-", ":") for port in path["ports"]), chain))
+        if path["hook"] == "forward":
+            specs += ["-p %s -m conntrack --ctorigdstport %s -j %s" % (protocol, port.replace("-", ":"), chain)
+                      for port in path["ports"]]
+    return specs
+
+
+def ipset_create_lines(paths):
+    return ["create %s hash:ip family %s timeout 0 maxelem %d" % (ipset_name(path, family), IPTABLES[family][1], IPSET_MAXELEM)
+            for path in paths for family in FAMILIES]
+
+
+def iptables_restore_script(paths, family, listing):
+    """`iptables-restore --noflush` input that makes each path's chain drop the sources in its set
+    (the chain flushed and filled again in the same commit) and gives the hook's chains exactly the
+    jumps the paths want. listing: `iptables -S` of the filter table as it stands."""
+    existing = [line.strip() for line in listing.splitlines()]
+    chains = set(line.split()[1] for line in existing if line.startswith("-N "))
+    ours = set(chain_name(path) for path in paths)
+    wanted = ["-A %s %s" % (HOOK_CHAIN[path["hook"]], spec) for path in paths for spec in jump_specs(path)]
+    lines = ["*filter"]
+    # Docker makes DOCKER-USER when it starts and keeps what it holds: made earlier, the bans are
+    # hooked from Docker's first packet.
+    lines += [":%s - [0:0]" % chain for chain in sorted(set(HOOK_CHAIN[path["hook"]] for path in paths))
+              if chain != "INPUT" and chain not in chains]
+    for path in paths:
+        chain = chain_name(path)
+        lines += [":%s - [0:0]" % chain, "-A %s -m set --match-set %s src -j DROP" % (chain, ipset_name(path, family)),
+                  "-A %s -j RETURN" % chain]
+    lines += ["-D" + line[2:] for line in existing
+              if line.startswith("-A ") and line.split()[-2:-1] == ["-j"] and line.split()[-1] in ours and line not in wanted]
+    lines += ["-I" + rule[2:] for rule in wanted if rule not in existing]
+    return "\n".join(lines + ["COMMIT"]) + "\n"
+
+
+def ipset_lines(change, sets, ip, left=None):
+    """ipset restore lines (run with -exist) for one change of one address in each of sets. left: what
+    the ban has left (None: for good). Re-adding an element sets its timeout anew (prolong); deleting
+    one the kernel expired is no error."""
+    if change == "unban":
+        return ["del %s %s" % (name, ip) for name in sets]
+    timeout = 0 if left is None or left > IPSET_MAX_TIMEOUT else left
+    return ["add %s %s timeout %d" % (name, ip, timeout) for name in sets]
+
+
+class Nftables(object):
+    """Bans in the jail's nftables table (see the top)."""
+
+    def __init__(self, action, paths):
+        self.action, self.table, self.paths = action, TABLE_PREFIX + action._jail.name, paths
+        self.sets = dict((family, set_names(paths, family)) for family in FAMILIES)
+
+    def ensure(self):
+        listing = self.action.run(["nft", "-j", "list", "table", "inet", self.table])
+        existing = parse_table(listing[1]) if listing[0] == 0 else {"chains": set(), "sets": {}}
+        code, dummy, error = self.action.run(["nft", "-f", "-"], start_script(self.table, self.paths, existing))
+        if code:
+            raise RuntimeError("nft could not make table %s: %s" % (self.table, error.strip()))
+
+    def change_lines(self, change, ip, bantime, left):
+        return element_lines(change, self.table, self.sets[family_of(ip)], ip, bantime, left)
+
+    def flush_lines(self):
+        return flush_lines(self.table, self.paths)
+
+    def apply(self, script):
+        code, dummy, error = self.action.run(["nft", "-f", "-"], script)
+        return (error or "exit %d" % code) if code else None
+
+
+class Iptables(object):
+    """Bans in ipset sets matched from iptables chains (see the top)."""
+
+    def __init__(self, action, paths):
+        self.action, self.paths = action, paths
+        self.sets = dict((family, [ipset_name(path, family) for path in paths]) for family in FAMILIES)
+
+    def ensure(self):
+        code, dummy, error = self.action.run(["ipset", "-exist", "restore"], "\n".join(ipset_create_lines(self.paths)) + "\n")
+        if code:
+            raise RuntimeError("ipset could not make the sets: %s" % error.strip())
+        for family in FAMILIES:
+            command = IPTABLES[family][0]
+            code, listing, error = self.action.run([command, "-w", "-S"])
+            if not code:
+                code, dummy, error = self.action.run([command + "-restore", "-w", "--noflush"],
+                                                     iptables_restore_script(self.paths, family, listing))
+            if code and family == "ipv4":
+                raise RuntimeError("%s could not hook the ban chains: %s" % (command, error.strip()))
+            if code:  # a host without IPv6 in its kernel: IPv4 bans still work
+                self.action._logSys.warning("%s could not hook the ban chains: %s", command, error.strip())
+
+    def change_lines(self, change, ip, bantime, left):
+        return ipset_lines(change, self.sets[family_of(ip)], ip, left)
+
+    def flush_lines(self):
+        return ["flush %s" % name for family in FAMILIES for name in self.sets[family]]
+
+    def apply(self, script):
+        code, dummy, error = self.action.run(["ipset", "-exist", "restore"], script)
+        return (error or "exit %d" % code) if code else None
+
+
+BACKENDS = {"nftables": Nftables, "iptables": Iptables}
+
+
+class Action(ActionBase):
+
+    def __init__(self, jail, name, paths, firewall="nftables", bindir=""):
+        super(Action, self).__init__(jail, name)
+        self._configure(paths, firewall, bindir)
+        self._pending = []
+        self._busy = False
+        self._cond = threading.Condition()
+        self._worker = None
+        self._stopping = False
+
+    # fail2ban's interface
+
+    def start(self):
+        self.backend.ensure()
+        with self._cond:
+            self._stopping = False
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._run, name="f2b/%s" % self._name)
+            self._worker.daemon = True
+            self._worker.start()
+
+    def stop(self):
+        # The rules and the bans stay (see the top); what is queued is applied first.
+        self._drain()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def flush(self):
+        actions = getattr(self._jail, "actions", None)
+        if actions is not None and getattr(actions, "active", False):
+            # fail2ban runs, so this is an unban of all: empty the sets.
+            self._queue(self.backend.flush_lines())
+            self._drain()
+        return True
+
+    # `fail2ban-client reload` keeps an action that has both of these; without them it would drop
+    # it (and, through flush, empty its sets).
+    def clearAllParams(self):
+        pass
+
+    def reload(self, paths, firewall="nftables", bindir=""):
+        self._configure(paths, firewall, bindir)
+        self.backend.ensure()
+
+    def _configure(self, paths, firewall, bindir):
+        if firewall not in BACKENDS:
+            raise ValueError("firewall=%r: want one of %s" % (firewall, ", ".join(sorted(BACKENDS))))
+        self.firewall, self.bindir = firewall, bindir
+        self.backend = BACKENDS[firewall](self, parse_paths(paths))
+
+    def ban(self, aInfo):
+        self._change("ban", aInfo)
+
+    def reban(self, aInfo):
+        self._change("ban", aInfo)
+
+    def unban(self, aInfo):
+        self._change("unban", aInfo)
+
+    @property
+    def _prolongable(self):
+        return True
+
+    def prolong(self, aInfo):
+        self._change("prolong", aInfo)
+
+    # the work
+
+    def run(self, command, script=None):
+        """(exit code, output, errors) of command (its program looked up in bindir if given), fed script."""
+        program = command[0] if not self.bindir else "%s/%s" % (self.bindir, command[0])
+        result = subprocess.run([program] + command[1:], input=script, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        return result.returncode, result.stdout, result.stderr
+
+    def _change(self, change, aInfo):
+        ip = str(aInfo["ip"])
+        bantime = left = None
+        if change != "unban":
+            left = seconds_left(aInfo["time"], aInfo["bantime"], time.time())
+            if left == 0:
+                return
+            bantime = None if left is None else max(left, int(aInfo["bantime"]))
+        self._queue(self.backend.change_lines(change, ip, bantime, left))
+
+    def _queue(self, lines):
+        with self._cond:
+            self._pending.extend(lines)
+            self._cond.notify_all()
+
+    def _drain(self, timeout=30):
+        """Wait until the worker has applied everything queued so far."""
+        end = time.time() + timeout
+        with self._cond:
+            while (self._pending or self._busy) and self._worker is not None and self._worker.is_alive():
+                if not self._cond.wait(max(0, end - time.time())) and time.time() >= end:
+                    break
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending and self._stopping:
+                    return
+                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+                self._busy = True
+            try:
+                self._apply(batch)
+            except Exception as exc:  # the worker must survive anything, or later bans would wait forever
+                self._logSys.error("could not apply %d lines: %r", len(batch), exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _apply(self, lines):
+        error = self.backend.apply("\n".join(lines) + "\n")
+        if error is None:
+            return
+        # The rules or sets may be gone (a flushed ruleset): make them again, then try once more;
+        # then line by line, so one bad line costs only itself.
+        self._logSys.warning("%s failed (%s); making its rules and sets again and retrying", self.firewall, error.strip())
+        self.backend.ensure()
+        if self.backend.apply("\n".join(lines) + "\n") is None:
+            return
+        for line in lines:
+            error = self.backend.apply(line + "\n")
+            if error is not None:
+                self._logSys.error("failed on %r: %s", line, error.strip())
