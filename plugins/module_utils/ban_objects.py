@@ -2,7 +2,7 @@
 # Copyright (c) meshmonitor.fail2ban contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The firewall objects that hold a jail's bans, as the collection's ban action
+"""The firewall objects that hold a jail's bans, or the origin lock, as the collection's ban action
 (roles/jail/files/action.d/meshmonitor-firewall.py) names them, and which of them a deployment no
 longer uses. The action keeps them when fail2ban stops, so that a restart lets nobody through:
 they go only when the stale_bans module finds them unused."""
@@ -28,29 +28,39 @@ def path_names(label):
     return dict((hook, "%s-%s" % (label, hook_label)) for hook, hook_label in HOOK_LABELS.items())
 
 
+def owned_objects(item):
+    """{"tables", "chains", "ipsets"} by hook (None: every hook) of one owner: a jail ({jail, label})
+    or, with lock true, the origin lock ({label, lock}). nftables tables are "<family> <name>"."""
+    objects = []
+    if not item.get("lock"):
+        objects.append((None, "tables", "inet " + table_name(item["jail"])))
+    for hook, name in path_names(item["label"]).items():
+        objects.append((hook, "chains", CHAIN_PREFIX + name))
+        if item.get("lock"):
+            objects += [(hook, "tables", "%s %s%s" % (family, TABLE_PREFIX, name)) for family in ("ip", "ip6")]
+        else:
+            objects += [(hook, "ipsets", prefix + name) for prefix in IPSET_PREFIXES]
+    return objects
+
+
 def wanted_objects(jails, keep, firewall, hooks):
-    """(all, kept): {"tables", "chains", "ipsets"} of every jail in jails ([{jail, label}]) and of those
-    whose bans stay: the jails in keep, with firewall, on hooks."""
+    """(all, kept): {"tables", "chains", "ipsets"} of every owner in jails (see owned_objects) and of
+    those whose objects stay: the owners in keep (a jail's name, a lock's label), with firewall, on hooks."""
     everything = {"tables": set(), "chains": set(), "ipsets": set()}
     kept = {"tables": set(), "chains": set(), "ipsets": set()}
     for item in jails:
-        running = item["jail"] in keep
-        everything["tables"].add(table_name(item["jail"]))
-        if running and firewall == "nftables":
-            kept["tables"].add(table_name(item["jail"]))
-        for hook, name in path_names(item["label"]).items():
-            chain, ipsets = CHAIN_PREFIX + name, set(prefix + name for prefix in IPSET_PREFIXES)
-            everything["chains"].add(chain)
-            everything["ipsets"] |= ipsets
-            if running and firewall == "iptables" and hook in hooks:
-                kept["chains"].add(chain)
-                kept["ipsets"] |= ipsets
+        running = (item["label"] if item.get("lock") else item["jail"]) in keep
+        for hook, kind, name in owned_objects(item):
+            everything[kind].add(name)
+            on_firewall = firewall == ("iptables" if kind != "tables" else "nftables")
+            if running and on_firewall and (hook is None or hook in hooks):
+                kept[kind].add(name)
     return everything, kept
 
 
 def nft_tables(listing):
-    """`nft list tables inet` -> the names of the inet tables."""
-    return set(line.split()[2] for line in listing.splitlines() if line.startswith("table inet "))
+    """`nft list tables` -> {"<family> <name>"}."""
+    return set(" ".join(line.split()[1:3]) for line in listing.splitlines() if line.startswith("table "))
 
 
 def iptables_removal(listing, chains):

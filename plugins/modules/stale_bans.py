@@ -8,34 +8,39 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: stale_bans
-short_description: Remove the firewall rules and sets of MeshMonitor jails no longer in use, with their bans
+short_description: Remove the firewall rules and sets of MeshMonitor jails and origin locks no longer in use
 version_added: 0.3.0
 author: meshmonitor.fail2ban contributors (@meshmonitor-fail2ban)
 description:
   - The collection's ban action keeps its rules and sets, with the bans in them, when fail2ban stops, so
-    that a restart lets no banned address through. A jail removed, turned off, moved to the other firewall,
-    or a ban path no longer in use would leave them dropping old bans for good; this module removes them.
+    that a restart lets no banned address through; so does the origin lock. A jail removed, turned off, moved
+    to the other firewall, a ban path no longer in use, or the lock turned off would leave them dropping
+    packets for good; this module removes them.
   - "Objects, as the action names them: the nftables table C(inet f2b-<jail>); with iptables, per ban path
     C(<label>-<hook label>) the chain C(f2b-<name>) in iptables and ip6tables, with every rule jumping to it,
-    and the ipset sets C(f2b-<name>) and C(f2b6-<name>)."
+    and the ipset sets C(f2b-<name>) and C(f2b6-<name>). The origin lock's, per path: the nftables tables
+    C(ip f2b-<name>) and C(ip6 f2b-<name>), or the iptables chain C(f2b-<name>) in both families."
   - Only objects of the jails named in O(jails) are touched; a firewall tool the host lacks is skipped.
 options:
   jails:
-    description: Every jail of the deployment, in use or not, with the label its ban paths are named after.
+    description: Every jail of the deployment, in use or not, with the label its ban paths are named after, and its origin lock.
     type: list
     elements: dict
     required: true
     suboptions:
       jail:
-        description: The fail2ban jail.
+        description: The fail2ban jail (not for a lock).
         type: str
-        required: true
       label:
-        description: Its ban paths' label.
+        description: Its ban paths' label (a lock's, for a lock).
         type: str
         required: true
+      lock:
+        description: This entry is the origin lock.
+        type: bool
+        default: false
   keep:
-    description: The jails in use, whose objects stay. Empty removes every object of O(jails).
+    description: The jails in use, and the label of the lock if it is, whose objects stay. Empty removes every object of O(jails).
     type: list
     elements: str
     default: []
@@ -68,6 +73,7 @@ EXAMPLES = r"""
     jails:
       - {jail: meshmonitor, label: meshmonitor}
       - {jail: meshmonitor-recidive, label: meshmonitor-rep}
+      - {label: meshmonitor-cf, lock: true}
     keep: []
   become: true
 """
@@ -78,7 +84,7 @@ removed:
   returned: always
   type: dict
   sample:
-    tables: [f2b-meshmonitor-recidive]
+    tables: [inet f2b-meshmonitor-recidive]
     chains: []
     ipsets: []
 """
@@ -106,7 +112,7 @@ def _run(module, command):
 def run_module(module):
     params = module.params
     everything, kept = wanted_objects(params["jails"], set(params["keep"]), params["firewall"], set(params["hooks"]))
-    nft, tables = _read(module, ["nft", "list", "tables", "inet"])
+    nft, tables = _read(module, ["nft", "list", "tables"])
     iptables = [_read(module, [command, "-w", "-S"]) for command in IPTABLES_COMMANDS]
     ipset, sets = _read(module, ["ipset", "list", "-n"])
     present = {"tables": nft_tables(tables), "ipsets": ipset_names(sets),
@@ -114,7 +120,7 @@ def run_module(module):
     removed = stale(everything, kept, present)
     if not module.check_mode:
         for table in removed["tables"]:
-            _run(module, [nft, "delete", "table", "inet", table])
+            _run(module, [nft, "delete", "table"] + table.split())
         # Rules before chains, chains before the sets they match.
         for binary, listing in iptables:
             for arguments in iptables_removal(listing, removed["chains"]) if binary else []:
@@ -128,7 +134,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             jails=dict(type="list", elements="dict", required=True,
-                       options=dict(jail=dict(type="str", required=True), label=dict(type="str", required=True))),
+                       options=dict(jail=dict(type="str"), label=dict(type="str", required=True),
+                                    lock=dict(type="bool", default=False))),
             keep=dict(type="list", elements="str", default=[]),
             firewall=dict(type="str", choices=["nftables", "iptables"], default="nftables"),
             hooks=dict(type="list", elements="str", default=["forward", "input"]),

@@ -194,7 +194,7 @@ LISTING = """-P INPUT ACCEPT
 
 
 def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_action():
-    script = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv4", "-P INPUT ACCEPT\n").splitlines()
+    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing="-P INPUT ACCEPT\n").splitlines()
     assert script[0] == "*filter" and script[-1] == "COMMIT"
     # Docker makes DOCKER-USER and keeps what it holds; INPUT is built in.
     assert ":DOCKER-USER - [0:0]" in script and ":INPUT - [0:0]" not in script
@@ -204,12 +204,12 @@ def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_ac
     assert "-I DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 -j f2b-mm-fwd" in script
     assert "-I INPUT -p tcp -m multiport --dports 8080 -j f2b-mm-in" in script
     assert not [line for line in script if "ctorigdstport" in line and "f2b-mm-in" in line]
-    six = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv6", "").splitlines()
+    six = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv6"), listing="").splitlines()
     assert "-A f2b-mm-in -m set --match-set f2b6-mm-in src -j DROP" in six
 
 
 def test_an_iptables_start_keeps_jumps_it_wants_and_replaces_fail2bans_rules():
-    script = nft.iptables_restore_script(nft.parse_paths(PATHS), "ipv4", LISTING).splitlines()
+    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing=LISTING).splitlines()
     # DOCKER-USER is there: declaring it would empty it.
     assert ":DOCKER-USER - [0:0]" not in script
     # The chain is emptied and filled in the same commit: fail2ban's per-address rules go.
@@ -283,3 +283,52 @@ def test_an_unknown_firewall_is_refused():
         assert "firewall='pf'" in str(exc)
     else:
         raise AssertionError("accepted")
+
+
+# The origin lock (mode=lock)
+
+EXPOSURE_SPEC = importlib.util.spec_from_file_location("exposure", ROOT / "plugins/module_utils/exposure.py")
+exposure = importlib.util.module_from_spec(EXPOSURE_SPEC)
+EXPOSURE_SPEC.loader.exec_module(exposure)
+LOCK_PATHS = "forward:mm-cf-fwd:3001,8080:tcp,udp input:mm-cf-in:8080:tcp"
+
+
+def test_the_lock_table_is_made_whole_in_one_transaction_and_read_as_the_lock():
+    forward, dummy = nft.parse_paths(LOCK_PATHS)
+    script = nft.lock_nft_script(forward, "ipv6", ["2400:cb00::/32", "2001:db8::1"])
+    lines = [line.strip() for line in script.splitlines()]
+    assert lines[:3] == ["table ip6 f2b-mm-cf-fwd", "delete table ip6 f2b-mm-cf-fwd", "table ip6 f2b-mm-cf-fwd {"]
+    assert "set addr6-set-mm-cf-fwd { type ipv6_addr; flags interval; auto-merge; elements = { 2400:cb00::/32, 2001:db8::1 }; }" in lines
+    assert "ct direction original ct status dnat udp dport { 3001, 8080 } ip6 saddr != @addr6-set-mm-cf-fwd drop" in lines
+    rules = exposure.parse_firewall_rules("nftables", script)
+    assert {(rule["protocol"], rule["original"], rule["family"], rule["allow_only"], rule["action"]) for rule in rules} == {
+        (protocol, original, "ipv6", True, "mm-cf-fwd") for protocol in ("tcp", "udp") for original in (False, True)}
+
+
+def test_the_lock_chains_return_for_the_allowed_and_are_read_as_the_lock():
+    bodies, jumps = nft.lock_chains(nft.parse_paths(LOCK_PATHS), ["173.245.48.0/20"])
+    assert bodies["f2b-mm-cf-in"] == ["-s 173.245.48.0/20 -j RETURN", "-j DROP"]
+    text = "\n".join("-A %s %s" % jump for jump in jumps)
+    assert "-A INPUT ! -i lo -p tcp -m multiport --dports 8080 -j f2b-mm-cf-in" in text
+    rules = exposure.parse_firewall_rules("iptables", text)
+    assert all(rule["allow_only"] for rule in rules) and len(rules) == len(jumps)
+    assert {(rule["chain"], rule["protocol"], tuple(rule["ports"]), rule["original"]) for rule in rules if rule["action"] == "mm-cf-fwd"} == {
+        ("DOCKER-USER", protocol, ports, original) for protocol in ("tcp", "udp")
+        for ports, original in (((3001, 8080), False), ((3001,), True), ((8080,), True))}
+
+
+def test_the_lock_bans_nobody_and_is_made_again_when_gone(tmp_path, monkeypatch):
+    program, calls = fake_nft(tmp_path)
+    # This nft has no table to list: every check finds the lock gone.
+    (tmp_path / "nft").write_text("#!/bin/sh\n[ \"$1\" = list ] && exit 1\ncat > \"%s/$(date +%%s%%N)-$$\"\n" % calls)
+    monkeypatch.setattr(nft, "LOCK_CHECK", 0.05)
+    action = nft.Action(Jail(), "meshmonitor-firewall", LOCK_PATHS, mode="lock", allow4="192.0.2.0/24", bindir=program)
+    action.start()
+    action.ban(info("198.51.100.7"))
+    assert action.flush() is True
+    __import__("time").sleep(0.3)
+    action.stop()
+    scripts = [path.read_text() for path in sorted(calls.iterdir())]
+    assert len(scripts) >= 2 and all(script.startswith("table ip f2b-mm-cf-fwd") for script in scripts)
+    assert "198.51.100.7" not in "".join(scripts) and "flush" not in "".join(scripts)
+    assert "elements = { 192.0.2.0/24 }" in scripts[0]

@@ -50,6 +50,8 @@ SET_PREFIX = {"ipv4": "addr-set-", "ipv6": "addr6-set-"}
 SADDR = {"ipv4": "ip", "ipv6": "ip6"}
 # Lines of one nft transaction: a few ms for nft to apply, whatever the number of elements.
 BATCH = 2000
+# How often the origin lock (mode=lock) checks that it is still there, in seconds.
+LOCK_CHECK = 30
 HOOK_PRIORITY = -1
 
 
@@ -185,25 +187,31 @@ def ipset_create_lines(paths):
             for path in paths for family in FAMILIES]
 
 
-def iptables_restore_script(paths, family, listing):
-    """`iptables-restore --noflush` input that makes each path's chain drop the sources in its set
-    (the chain flushed and filled again in the same commit) and gives the hook's chains exactly the
-    jumps the paths want. listing: `iptables -S` of the filter table as it stands."""
+def ban_chains(paths, family):
+    """(bodies, jumps) of the ban chains: each path's chain drops the sources in its set; jumps as
+    jump_specs."""
+    bodies = dict((chain_name(path), ["-m set --match-set %s src -j DROP" % ipset_name(path, family), "-j RETURN"])
+                  for path in paths)
+    return bodies, [(HOOK_CHAIN[path["hook"]], spec) for path in paths for spec in jump_specs(path)]
+
+
+def iptables_restore_script(bodies, jumps, listing):
+    """`iptables-restore --noflush` input that gives each chain of bodies ({chain: rule specs}) exactly
+    those rules (emptied and filled again in the same commit) and the hook's chains exactly the jumps
+    ([(hook chain, spec as `iptables -S` prints it after "-A <chain> ")]) to them. listing: `iptables
+    -S` of the filter table as it stands."""
     existing = [line.strip() for line in listing.splitlines()]
     chains = set(line.split()[1] for line in existing if line.startswith("-N "))
-    ours = set(chain_name(path) for path in paths)
-    wanted = ["-A %s %s" % (HOOK_CHAIN[path["hook"]], spec) for path in paths for spec in jump_specs(path)]
+    wanted = ["-A %s %s" % jump for jump in jumps]
     lines = ["*filter"]
     # Docker makes DOCKER-USER when it starts and keeps what it holds: made earlier, the bans are
     # hooked from Docker's first packet.
-    lines += [":%s - [0:0]" % chain for chain in sorted(set(HOOK_CHAIN[path["hook"]] for path in paths))
+    lines += [":%s - [0:0]" % chain for chain in sorted(set(hook for hook, dummy in jumps))
               if chain != "INPUT" and chain not in chains]
-    for path in paths:
-        chain = chain_name(path)
-        lines += [":%s - [0:0]" % chain, "-A %s -m set --match-set %s src -j DROP" % (chain, ipset_name(path, family)),
-                  "-A %s -j RETURN" % chain]
+    for chain in sorted(bodies):
+        lines += [":%s - [0:0]" % chain] + ["-A %s %s" % (chain, rule) for rule in bodies[chain]]
     lines += ["-D" + line[2:] for line in existing
-              if line.startswith("-A ") and line.split()[-2:-1] == ["-j"] and line.split()[-1] in ours and line not in wanted]
+              if line.startswith("-A ") and line.split()[-2:-1] == ["-j"] and line.split()[-1] in bodies and line not in wanted]
     lines += ["-I" + rule[2:] for rule in wanted if rule not in existing]
     return "\n".join(lines + ["COMMIT"]) + "\n"
 
@@ -216,6 +224,49 @@ def ipset_lines(change, sets, ip, left=None):
         return ["del %s %s" % (name, ip) for name in sets]
     timeout = 0 if left is None or left > IPSET_MAX_TIMEOUT else left
     return ["add %s %s timeout %d" % (name, ip, timeout) for name in sets]
+
+
+# The origin lock (mode=lock): per path and family, new connections to the path's ports are dropped
+# unless they come from the allowed networks. Forward: only connections Docker DNAT'ed (containers
+# still talk to each other), matched as they arrive and as the client sent them; input: not from
+# loopback. The shapes are the command action's it replaces (exposure_info parses them).
+LOCK_NFT_MATCH = {"forward": "ct direction original ct status dnat ", "input": 'iifname != "lo" '}
+LOCK_IPT_BEFORE = {"forward": "", "input": "! -i lo "}
+LOCK_IPT_MATCH = {"forward": "-m conntrack --ctstate DNAT --ctdir ORIGINAL ", "input": ""}
+
+
+def lock_nft_script(path, family, allow):
+    """The nft transaction that makes the lock's table of path and family anew, whole and at once:
+    table <ip|ip6> f2b-<name>, its set of allowed networks and its chain."""
+    table, name, where = TABLE_PREFIX + path["name"], SET_PREFIX[family] + path["name"], SADDR[family]
+    hook, ports = path["hook"], ", ".join(path["ports"])
+    drop = "%s saddr != @%s drop" % (where, name)
+    rules = []
+    for protocol in path["protocols"]:
+        rules.append("%s%s dport { %s } %s" % (LOCK_NFT_MATCH[hook], protocol, ports, drop))
+        if hook == "forward":
+            rules.append("%smeta l4proto %s ct original proto-dst { %s } %s" % (LOCK_NFT_MATCH[hook], protocol, ports, drop))
+    elements = " elements = { %s };" % ", ".join(allow) if allow else ""
+    lines = ["table %s %s" % (where, table), "delete table %s %s" % (where, table), "table %s %s {" % (where, table),
+             "  set %s { type %s_addr; flags interval; auto-merge;%s }" % (name, family, elements),
+             "  chain %s {" % hook, "    type filter hook %s priority %d;" % (hook, HOOK_PRIORITY)]
+    return "\n".join(lines + ["    " + rule for rule in rules] + ["  }", "}"]) + "\n"
+
+
+def lock_chains(paths, allow):
+    """(bodies, jumps) of the lock's iptables chains (see iptables_restore_script): each returns for
+    the allowed networks and drops the rest."""
+    bodies = dict((chain_name(path), ["-s %s -j RETURN" % net for net in allow] + ["-j DROP"]) for path in paths)
+    jumps = []
+    for path in paths:
+        hook, chain = path["hook"], chain_name(path)
+        for protocol in path["protocols"]:
+            jumps.append((HOOK_CHAIN[hook], "%s-p %s %s-m multiport --dports %s -j %s" % (
+                LOCK_IPT_BEFORE[hook], protocol, LOCK_IPT_MATCH[hook], ",".join(port.replace("-", ":") for port in path["ports"]), chain)))
+            if hook == "forward":
+                jumps += [(HOOK_CHAIN[hook], "-p %s %s-m conntrack --ctorigdstport %s -j %s" % (
+                    protocol, LOCK_IPT_MATCH[hook], port.replace("-", ":"), chain)) for port in path["ports"]]
+    return bodies, jumps
 
 
 class Nftables(object):
@@ -242,6 +293,15 @@ class Nftables(object):
         code, dummy, error = self.action.run(["nft", "-f", "-"], script)
         return (error or "exit %d" % code) if code else None
 
+    def lock(self, allow):
+        error = self.apply("".join(lock_nft_script(path, family, allow[family]) for path in self.paths for family in FAMILIES))
+        if error is not None:
+            raise RuntimeError("nft could not make the origin lock: %s" % error.strip())
+
+    def locked(self):
+        return all(self.action.run(["nft", "list", "chain", SADDR[family], TABLE_PREFIX + path["name"], path["hook"]])[0] == 0
+                   for path in self.paths for family in FAMILIES)
+
 
 class Iptables(object):
     """Bans in ipset sets matched from iptables chains (see the top)."""
@@ -254,16 +314,31 @@ class Iptables(object):
         code, dummy, error = self.action.run(["ipset", "-exist", "restore"], "\n".join(ipset_create_lines(self.paths)) + "\n")
         if code:
             raise RuntimeError("ipset could not make the sets: %s" % error.strip())
+        self._chains(lambda family: ban_chains(self.paths, family))
+
+    def lock(self, allow):
+        self._chains(lambda family: lock_chains(self.paths, allow[family]))
+
+    def locked(self):
+        for family in FAMILIES:
+            code, listing, dummy = self.action.run([IPTABLES[family][0], "-w", "-S"])
+            have = set(line.strip() for line in listing.splitlines())
+            if not code and any("-A %s %s" % jump not in have for jump in lock_chains(self.paths, [])[1]):
+                return False
+        return True
+
+    def _chains(self, chains_of):
+        """Make, in each family, the chains and jumps chains_of(family) gives (bodies, jumps)."""
         for family in FAMILIES:
             command = IPTABLES[family][0]
             code, listing, error = self.action.run([command, "-w", "-S"])
             if not code:
                 code, dummy, error = self.action.run([command + "-restore", "-w", "--noflush"],
-                                                     iptables_restore_script(self.paths, family, listing))
+                                                     iptables_restore_script(*chains_of(family), listing=listing))
             if code and family == "ipv4":
-                raise RuntimeError("%s could not hook the ban chains: %s" % (command, error.strip()))
-            if code:  # a host without IPv6 in its kernel: IPv4 bans still work
-                self.action._logSys.warning("%s could not hook the ban chains: %s", command, error.strip())
+                raise RuntimeError("%s could not hook the chains: %s" % (command, error.strip()))
+            if code:  # a host without IPv6 in its kernel: IPv4 still works
+                self.action._logSys.warning("%s could not hook the chains: %s", command, error.strip())
 
     def change_lines(self, change, ip, bantime, left):
         return ipset_lines(change, self.sets[family_of(ip)], ip, left)
@@ -281,9 +356,9 @@ BACKENDS = {"nftables": Nftables, "iptables": Iptables}
 
 class Action(ActionBase):
 
-    def __init__(self, jail, name, paths, firewall="nftables", bindir=""):
+    def __init__(self, jail, name, paths, firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
         super(Action, self).__init__(jail, name)
-        self._configure(paths, firewall, bindir)
+        self._configure(paths, firewall, mode, allow4, allow6, bindir)
         self._pending = []
         self._busy = False
         self._cond = threading.Condition()
@@ -293,7 +368,7 @@ class Action(ActionBase):
     # fail2ban's interface
 
     def start(self):
-        self.backend.ensure()
+        self._make()
         with self._cond:
             self._stopping = False
         if self._worker is None or not self._worker.is_alive():
@@ -310,7 +385,7 @@ class Action(ActionBase):
 
     def flush(self):
         actions = getattr(self._jail, "actions", None)
-        if actions is not None and getattr(actions, "active", False):
+        if self.mode == "ban" and actions is not None and getattr(actions, "active", False):
             # fail2ban runs, so this is an unban of all: empty the sets.
             self._queue(self.backend.flush_lines())
             self._drain()
@@ -321,15 +396,24 @@ class Action(ActionBase):
     def clearAllParams(self):
         pass
 
-    def reload(self, paths, firewall="nftables", bindir=""):
-        self._configure(paths, firewall, bindir)
-        self.backend.ensure()
+    def reload(self, paths, firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
+        self._configure(paths, firewall, mode, allow4, allow6, bindir)
+        self._make()
 
-    def _configure(self, paths, firewall, bindir):
+    def _configure(self, paths, firewall, mode, allow4, allow6, bindir):
         if firewall not in BACKENDS:
             raise ValueError("firewall=%r: want one of %s" % (firewall, ", ".join(sorted(BACKENDS))))
-        self.firewall, self.bindir = firewall, bindir
+        if mode not in ("ban", "lock"):
+            raise ValueError("mode=%r: want ban or lock" % mode)
+        self.firewall, self.mode, self.bindir = firewall, mode, bindir
+        self.allow = {"ipv4": [net for net in allow4.split(",") if net], "ipv6": [net for net in allow6.split(",") if net]}
         self.backend = BACKENDS[firewall](self, parse_paths(paths))
+
+    def _make(self):
+        if self.mode == "lock":
+            self.backend.lock(self.allow)
+        else:
+            self.backend.ensure()
 
     def ban(self, aInfo):
         self._change("ban", aInfo)
@@ -357,6 +441,8 @@ class Action(ActionBase):
         return result.returncode, result.stdout, result.stderr
 
     def _change(self, change, aInfo):
+        if self.mode == "lock":  # the lock bans nobody
+            return
         ip = str(aInfo["ip"])
         bantime = left = None
         if change != "unban":
@@ -383,19 +469,34 @@ class Action(ActionBase):
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
-                    self._cond.wait()
+                    if not self._cond.wait(LOCK_CHECK if self.mode == "lock" else None) and self.mode == "lock":
+                        break
                 if not self._pending and self._stopping:
                     return
-                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+                if not self._pending:
+                    self._busy = True
+                    batch = None
+                else:
+                    batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
                 self._busy = True
             try:
-                self._apply(batch)
+                if batch is None:
+                    self._repair()
+                else:
+                    self._apply(batch)
             except Exception as exc:  # the worker must survive anything, or later bans would wait forever
-                self._logSys.error("could not apply %d lines: %r", len(batch), exc)
+                self._logSys.error("could not apply %s: %r", "the lock" if batch is None else "%d lines" % len(batch), exc)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _repair(self):
+        """The lock, checked every LOCK_CHECK seconds: made again if something (a flushed ruleset, a
+        firewall reload) took it away."""
+        if not self.backend.locked():
+            self._logSys.warning("the origin lock was gone; making it again")
+            self.backend.lock(self.allow)
 
     def _apply(self, lines):
         error = self.backend.apply("\n".join(lines) + "\n")

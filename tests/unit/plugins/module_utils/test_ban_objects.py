@@ -13,26 +13,35 @@ JAILS = [{"jail": "mm", "label": "mm"}, {"jail": "mm-recidive", "label": "mm-rep
 
 def test_a_jail_turned_off_loses_its_table_and_the_others_keep_theirs():
     everything, kept = wanted_objects(JAILS, {"mm"}, "nftables", {"forward"})
-    present = {"tables": {"f2b-mm", "f2b-mm-recidive", "f2b-sshd"}, "chains": set(), "ipsets": set()}
-    assert stale(everything, kept, present) == {"tables": ["f2b-mm-recidive"], "chains": [], "ipsets": []}
+    present = {"tables": {"inet f2b-mm", "inet f2b-mm-recidive", "inet f2b-sshd"}, "chains": set(), "ipsets": set()}
+    assert stale(everything, kept, present) == {"tables": ["inet f2b-mm-recidive"], "chains": [], "ipsets": []}
 
 
 def test_iptables_keeps_the_paths_in_use_and_drops_the_nftables_tables():
     everything, kept = wanted_objects(JAILS, {"mm", "mm-recidive"}, "iptables", {"forward"})
-    present = {"tables": {"f2b-mm"}, "chains": {"f2b-mm-fwd", "f2b-mm-in", "f2b-other-fwd", "DOCKER-USER"},
+    present = {"tables": {"inet f2b-mm"}, "chains": {"f2b-mm-fwd", "f2b-mm-in", "f2b-other-fwd", "DOCKER-USER"},
                "ipsets": {"f2b-mm-fwd", "f2b6-mm-fwd", "f2b-mm-in", "f2b6-mm-in", "f2b-other-fwd"}}
-    assert stale(everything, kept, present) == {"tables": ["f2b-mm"], "chains": ["f2b-mm-in"],
+    assert stale(everything, kept, present) == {"tables": ["inet f2b-mm"], "chains": ["f2b-mm-in"],
                                                 "ipsets": ["f2b-mm-in", "f2b6-mm-in"]}
 
 
 def test_nothing_kept_removes_every_object_of_the_deployment_only():
     everything, kept = wanted_objects(JAILS, set(), "iptables", {"forward", "input"})
-    present = {"tables": {"f2b-mm", "f2b-mmx"}, "chains": {"f2b-mm-rep-fwd"}, "ipsets": {"f2b6-mm-rep-in", "f2b-mmx-fwd"}}
-    assert stale(everything, kept, present) == {"tables": ["f2b-mm"], "chains": ["f2b-mm-rep-fwd"], "ipsets": ["f2b6-mm-rep-in"]}
+    present = {"tables": {"inet f2b-mm", "inet f2b-mmx"}, "chains": {"f2b-mm-rep-fwd"}, "ipsets": {"f2b6-mm-rep-in", "f2b-mmx-fwd"}}
+    assert stale(everything, kept, present) == {"tables": ["inet f2b-mm"], "chains": ["f2b-mm-rep-fwd"], "ipsets": ["f2b6-mm-rep-in"]}
 
 
 def test_the_tables_listing_is_read():
-    assert nft_tables("table inet f2b-mm\ntable inet filter\n") == {"f2b-mm", "filter"}
+    assert nft_tables("table inet f2b-mm\ntable ip6 f2b-mm-cf-fwd\n") == {"inet f2b-mm", "ip6 f2b-mm-cf-fwd"}
+
+
+def test_the_origin_lock_stays_on_its_paths_and_goes_when_turned_off():
+    lock = [{"label": "mm-cf", "lock": True}]
+    present = {"tables": {"ip f2b-mm-cf-fwd", "ip6 f2b-mm-cf-fwd", "ip f2b-mm-cf-in"}, "chains": {"f2b-mm-cf-fwd"}, "ipsets": set()}
+    everything, kept = wanted_objects(lock, {"mm-cf"}, "nftables", {"forward"})
+    assert stale(everything, kept, present) == {"tables": ["ip f2b-mm-cf-in"], "chains": ["f2b-mm-cf-fwd"], "ipsets": []}
+    everything, kept = wanted_objects(lock, set(), "nftables", {"forward"})
+    assert stale(everything, kept, present)["tables"] == ["ip f2b-mm-cf-fwd", "ip f2b-mm-cf-in", "ip6 f2b-mm-cf-fwd"]
 
 
 def test_a_chain_goes_after_every_jump_to_it():

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.meshmonitor.fail2ban.plugins.modules import stale_bans
 
 LISTINGS = {
-    ("nft", "list", "tables", "inet"): "table inet f2b-mm\ntable inet f2b-mm-recidive\n",
+    ("nft", "list", "tables"): "table inet f2b-mm\ntable inet f2b-mm-recidive\n",
     ("iptables", "-w", "-S"): ("-P INPUT ACCEPT\n-N DOCKER-USER\n-N f2b-mm-fwd\n"
                                "-A DOCKER-USER -p tcp -m multiport --dports 3001 -j f2b-mm-fwd\n"
                                "-A f2b-mm-fwd -m set --match-set f2b-mm-fwd src -j DROP\n-A f2b-mm-fwd -j RETURN\n"),
@@ -56,7 +56,7 @@ def test_nftables_kept_for_the_running_jail_and_iptables_objects_removed_in_orde
     module = FakeModule(keep=["mm"])
     result = run(module)
     assert result["changed"]
-    assert result["removed"] == {"tables": ["f2b-mm-recidive"], "chains": ["f2b-mm-fwd"], "ipsets": ["f2b-mm-fwd", "f2b6-mm-fwd"]}
+    assert result["removed"] == {"tables": ["inet f2b-mm-recidive"], "chains": ["f2b-mm-fwd"], "ipsets": ["f2b-mm-fwd", "f2b6-mm-fwd"]}
     assert module.changes == [
         ["nft", "delete", "table", "inet", "f2b-mm-recidive"],
         ["iptables", "-w", "-D", "DOCKER-USER", "-p", "tcp", "-m", "multiport", "--dports", "3001", "-j", "f2b-mm-fwd"],
@@ -67,14 +67,14 @@ def test_nftables_kept_for_the_running_jail_and_iptables_objects_removed_in_orde
 def test_check_mode_says_what_would_go_and_changes_nothing():
     module = FakeModule(check_mode=True)
     result = run(module)
-    assert result["removed"]["tables"] == ["f2b-mm", "f2b-mm-recidive"] and module.changes == []
+    assert result["removed"]["tables"] == ["inet f2b-mm", "inet f2b-mm-recidive"] and module.changes == []
 
 
 def test_nothing_to_remove_is_no_change():
     module = FakeModule(keep=["mm", "mm-recidive"], firewall="iptables", hooks=["forward"])
-    LISTINGS[("nft", "list", "tables", "inet")] = ""
+    LISTINGS[("nft", "list", "tables")] = ""
     try:
         result = run(module)
     finally:
-        LISTINGS[("nft", "list", "tables", "inet")] = "table inet f2b-mm\ntable inet f2b-mm-recidive\n"
+        LISTINGS[("nft", "list", "tables")] = "table inet f2b-mm\ntable inet f2b-mm-recidive\n"
     assert not result["changed"] and module.changes == []
