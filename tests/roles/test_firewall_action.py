@@ -196,8 +196,8 @@ LISTING = """-P INPUT ACCEPT
 def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_action():
     script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing="-P INPUT ACCEPT\n").splitlines()
     assert script[0] == "*filter" and script[-1] == "COMMIT"
-    # Docker makes DOCKER-USER and keeps what it holds; INPUT is built in.
-    assert ":DOCKER-USER - [0:0]" in script and ":INPUT - [0:0]" not in script
+    # Never declared: in restore input that would empty DOCKER-USER of other jails' jumps.
+    assert not [line for line in script if line.startswith((":DOCKER-USER", ":INPUT"))]
     assert script.index(":f2b-mm-fwd - [0:0]") < script.index("-A f2b-mm-fwd -m set --match-set f2b-mm-fwd src -j DROP") < \
         script.index("-A f2b-mm-fwd -j RETURN")
     assert "-I DOCKER-USER -p udp -m multiport --dports 3001,8080 -j f2b-mm-fwd" in script
@@ -210,7 +210,6 @@ def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_ac
 
 def test_an_iptables_start_keeps_jumps_it_wants_and_replaces_fail2bans_rules():
     script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing=LISTING).splitlines()
-    # DOCKER-USER is there: declaring it would empty it.
     assert ":DOCKER-USER - [0:0]" not in script
     # The chain is emptied and filled in the same commit: fail2ban's per-address rules go.
     assert ":f2b-mm-fwd - [0:0]" in script and not [line for line in script if "192.0.2.1" in line]
@@ -266,12 +265,13 @@ def test_iptables_bans_go_to_ipset_in_batches_and_stay_at_stop(tmp_path):
     action.stop()
     texts = [path.read_text() for path in sorted(calls.iterdir())]
     assert texts[0].startswith("ipset -exist restore\ncreate f2b-mm-fwd hash:ip family inet timeout 0")
-    assert [text.split("\n")[0] for text in texts[1:5]] == [
-        "iptables -w -S", "iptables-restore -w --noflush", "ip6tables -w -S", "ip6tables-restore -w --noflush"]
-    adds = "".join(texts[5:made])
+    assert [text.split("\n")[0] for text in texts[1:7]] == [
+        "iptables -w -N DOCKER-USER", "iptables -w -S", "iptables-restore -w --noflush",
+        "ip6tables -w -N DOCKER-USER", "ip6tables -w -S", "ip6tables-restore -w --noflush"]
+    adds = "".join(texts[7:made])
     assert adds.count("\nadd ") + adds.startswith("add ") == 2 * 3001
     assert "add f2b-mm-in 10.0.11.250 timeout 600" in adds and "add f2b6-mm-fwd 2001:db8::1 timeout 0" in adds
-    assert made - 5 <= 6 * 2000 // nft.BATCH + 3
+    assert made - 7 <= 6 * 2000 // nft.BATCH + 3
     # Unban of all empties the sets; fail2ban's stop keeps them.
     assert texts[made:] == ["ipset -exist restore\nflush f2b-mm-fwd\nflush f2b-mm-in\nflush f2b6-mm-fwd\nflush f2b6-mm-in\n"]
 

@@ -201,13 +201,8 @@ def iptables_restore_script(bodies, jumps, listing):
     ([(hook chain, spec as `iptables -S` prints it after "-A <chain> ")]) to them. listing: `iptables
     -S` of the filter table as it stands."""
     existing = [line.strip() for line in listing.splitlines()]
-    chains = set(line.split()[1] for line in existing if line.startswith("-N "))
     wanted = ["-A %s %s" % jump for jump in jumps]
     lines = ["*filter"]
-    # Docker makes DOCKER-USER when it starts and keeps what it holds: made earlier, the bans are
-    # hooked from Docker's first packet.
-    lines += [":%s - [0:0]" % chain for chain in sorted(set(hook for hook, dummy in jumps))
-              if chain != "INPUT" and chain not in chains]
     for chain in sorted(bodies):
         lines += [":%s - [0:0]" % chain] + ["-A %s %s" % (chain, rule) for rule in bodies[chain]]
     lines += ["-D" + line[2:] for line in existing
@@ -331,6 +326,11 @@ class Iptables(object):
         """Make, in each family, the chains and jumps chains_of(family) gives (bodies, jumps)."""
         for family in FAMILIES:
             command = IPTABLES[family][0]
+            # Docker makes DOCKER-USER when it starts and keeps what it holds: made earlier, the bans
+            # are hooked from Docker's first packet. Made on its own, never declared in the restore
+            # input: there a declaration empties the chain, and another jail's action may have just
+            # put its jumps in it.
+            self.action.run([command, "-w", "-N", HOOK_CHAIN["forward"]])
             code, listing, error = self.action.run([command, "-w", "-S"])
             if not code:
                 code, dummy, error = self.action.run([command + "-restore", "-w", "--noflush"],
@@ -436,7 +436,7 @@ class Action(ActionBase):
     def run(self, command, script=None):
         """(exit code, output, errors) of command (its program looked up in bindir if given), fed script."""
         program = command[0] if not self.bindir else "%s/%s" % (self.bindir, command[0])
-        result = subprocess.run([program] + command[1:], input=script, stdout=subprocess.PIPE,
+        result = subprocess.run([program] + command[1:], input=script if script is not None else "", stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, universal_newlines=True, check=False)
         return result.returncode, result.stdout, result.stderr
 
