@@ -63,11 +63,15 @@ def nft_tables(listing):
     return set(" ".join(line.split()[1:3]) for line in listing.splitlines() if line.startswith("table "))
 
 
+def iptables_chains(listing):
+    """`iptables -S` -> the names of its user chains."""
+    return set(line.split()[1] for line in listing.splitlines() if line.startswith("-N "))
+
+
 def iptables_removal(listing, chains):
     """`iptables -S` -> the argument lists (after `iptables -w`) removing chains: first every rule
     jumping to them, then the chains themselves."""
-    present = set(line.split()[1] for line in listing.splitlines() if line.startswith("-N "))
-    doomed = present & set(chains)
+    doomed = iptables_chains(listing) & set(chains)
     commands = []
     for line in listing.splitlines():
         words = line.split()

@@ -91,7 +91,7 @@ removed:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.ban_objects import (
-    IPTABLES_COMMANDS, ipset_names, iptables_removal, nft_tables, stale, wanted_objects)
+    IPTABLES_COMMANDS, ipset_names, iptables_chains, iptables_removal, nft_tables, stale, wanted_objects)
 
 
 def _read(module, command):
@@ -116,7 +116,7 @@ def run_module(module):
     iptables = [_read(module, [command, "-w", "-S"]) for command in IPTABLES_COMMANDS]
     ipset, sets = _read(module, ["ipset", "list", "-n"])
     present = {"tables": nft_tables(tables), "ipsets": ipset_names(sets),
-               "chains": set(line.split()[1] for binary, listing in iptables for line in listing.splitlines() if line.startswith("-N "))}
+               "chains": set().union(*(iptables_chains(listing) for dummy, listing in iptables))}
     removed = stale(everything, kept, present)
     if not module.check_mode:
         for table in removed["tables"]:
