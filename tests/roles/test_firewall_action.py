@@ -332,3 +332,119 @@ def test_the_lock_bans_nobody_and_is_made_again_when_gone(tmp_path, monkeypatch)
     assert len(scripts) >= 2 and all(script.startswith("table ip f2b-mm-cf-fwd") for script in scripts)
     assert "198.51.100.7" not in "".join(scripts) and "flush" not in "".join(scripts)
     assert "elements = { 192.0.2.0/24 }" in scripts[0]
+
+
+class Ticket(object):
+    def __init__(self, ip):
+        self.ip = ip
+
+    def getID(self):
+        return self.ip
+
+
+class RestoringJail(Jail):
+    """A jail whose database holds bans of 192.0.2.7 and 2001:db8::5, and whose ignoreip covers 192.0.2.8."""
+
+    def __init__(self):
+        super(RestoringJail, self).__init__()
+        self.database = types.SimpleNamespace(
+            getCurrentBans=lambda jail: [Ticket(ip) for ip in ("192.0.2.7", "192.0.2.8", "2001:db8:0::5")])
+        self.filter = types.SimpleNamespace(inIgnoreIPList=lambda ip, log_ignore=True: ip == "192.0.2.8")
+
+
+def test_start_lets_go_of_the_addresses_fail2ban_will_not_ban_again(tmp_path):
+    program, calls = fake_nft(tmp_path)
+    # Every set lists the same addresses: two of them banned in the database, one covered by
+    # ignoreip, one whose ban ended while fail2ban was down.
+    listing = json.dumps({"nftables": [{"set": {"name": "s", "elem": [
+        {"elem": {"val": "192.0.2.7", "timeout": 600, "expires": 500}}, "192.0.2.8", "198.51.100.3", "2001:db8::5"]}}]})
+    (tmp_path / "nft").write_text("#!/bin/sh\n[ \"$2\" = list ] && [ \"$3\" = set ] && { echo '%s'; exit 0; }\n"
+                                  "[ \"$1\" = -j ] && exit 1\ncat > \"%s/$(date +%%s%%N)-$$\"\n" % (listing, calls))
+    action = nft.Action(RestoringJail(), "meshmonitor-firewall", PATHS, bindir=program)
+    action.start()
+    action.stop()
+    removed = "".join(path.read_text() for path in sorted(calls.iterdir())[1:])
+    for ip in ("192.0.2.8", "198.51.100.3"):
+        assert "delete element inet f2b-mm addr-set-mm-in { %s }" % ip in removed
+    assert "192.0.2.7" not in removed and "2001:db8::5" not in removed
+
+
+def test_without_a_database_every_element_stays(tmp_path):
+    program, calls = fake_nft(tmp_path)
+    jail = RestoringJail()
+    jail.database = None
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, bindir=program)
+    action.start()
+    action.stop()
+    assert len(list(calls.iterdir())) == 1
+
+
+DUMP = """['set', 'dbfile', '%s']
+['add', 'mm', 'polling']
+['set', 'mm', 'addignoreip', '127.0.0.1/8', '192.0.2.8', 'example.org']
+['set', 'mm', 'addaction', 'meshmonitor-firewall', '/etc/fail2ban/action.d/meshmonitor-firewall.py', \
+'{"firewall": "nftables", "paths": "input:mm-in:8080:tcp"%s}']
+['set', 'mm', 'addaction', 'meshmonitor-origin-lock', '/etc/fail2ban/action.d/meshmonitor-firewall.py', \
+{"mode": "lock", "paths": "input:mm-cf-in:8080:tcp", "allow4": "198.51.100.0/24"%s}]
+['set', 'mm', 'addaction', 'sendmail', '/etc/fail2ban/action.d/sendmail.conf']
+['set', 'other', 'addaction', 'meshmonitor-firewall', '/etc/fail2ban/action.d/meshmonitor-firewall.py', '{"paths": "input:o-in:22:tcp"%s}']
+['start', 'mm']
+"""
+
+
+def fail2ban_db(path, now):
+    import sqlite3
+    database = sqlite3.connect(str(path))
+    database.execute("CREATE TABLE bips(ip TEXT NOT NULL, jail TEXT NOT NULL, timeofban INTEGER NOT NULL, "
+                     "bantime INTEGER NOT NULL, bancount INTEGER NOT NULL default 1, data JSON, PRIMARY KEY(ip, jail))")
+    database.executemany("INSERT INTO bips(ip, jail, timeofban, bantime) VALUES (?, ?, ?, ?)", [
+        ("192.0.2.7", "mm", now - 100, 600),     # in force, 500 s left
+        ("192.0.2.8", "mm", now - 100, 600),     # ignoreip covers it now
+        ("192.0.2.9", "mm", now - 700, 600),     # over
+        ("2001:db8::5", "mm", now - 100, -1),    # permanent
+        ("192.0.2.10", "mm", now - 100, -2),     # unknown length (an old database): left to fail2ban
+        ("192.0.2.11", "other", now - 100, 600)])
+    database.commit()
+    database.close()
+
+
+def test_boot_reads_the_jails_from_fail2ban_and_the_bans_from_its_database(tmp_path):
+    now = 1800000000
+    fail2ban_db(tmp_path / "f2b.sqlite3", now)
+    dbfile, uses = nft.boot_uses(DUMP % (tmp_path / "f2b.sqlite3", "", "", ""), "/usr/share/x/meshmonitor-firewall.py")
+    assert dbfile == str(tmp_path / "f2b.sqlite3")
+    assert [(use["jail"], use["name"], use["params"].get("mode")) for use in uses] == [
+        ("mm", "meshmonitor-firewall", None), ("mm", "meshmonitor-origin-lock", "lock"), ("other", "meshmonitor-firewall", None)]
+    assert uses[0]["ignoreip"] == ["127.0.0.1/8", "192.0.2.8", "example.org"] and uses[2]["ignoreip"] == []
+    assert sorted(row[0] for row in nft.current_bans(dbfile, "mm", now)) == ["192.0.2.7", "192.0.2.8", "2001:db8::5"]
+    assert nft.covered("192.0.2.8", uses[0]["ignoreip"]) and not nft.covered("192.0.2.7", uses[0]["ignoreip"])
+    assert nft.boot_uses("['set', 'dbfile', ':memory:']\n", "meshmonitor-firewall.py") == (None, [])
+
+
+def test_boot_makes_every_jails_objects_and_loads_its_bans(tmp_path):
+    now = 1800000000
+    fail2ban_db(tmp_path / "f2b.sqlite3", now)
+    program, calls = fake_nft(tmp_path)
+    bindir = ', "bindir": "%s"' % program
+    dump = DUMP % (tmp_path / "f2b.sqlite3", bindir, bindir, bindir)
+
+    def ran(command):
+        assert command == ["fail2ban-client", "-d"]
+        return types.SimpleNamespace(returncode=0, stdout=dump, stderr="")
+
+    assert nft.boot("/etc/fail2ban/action.d/meshmonitor-firewall.py", now=now, run=ran) == 0
+    scripts = [path.read_text() for path in sorted(calls.iterdir())]
+    made = [script for script in scripts if script.startswith("add table")]
+    assert [script.split("\n")[0] for script in made] == ["add table inet f2b-mm", "add table inet f2b-other"]
+    assert any(script.startswith("table ip f2b-mm-cf-in") for script in scripts)
+    loaded = "".join(script for script in scripts if script.startswith("add element"))
+    assert "add element inet f2b-mm addr-set-mm-in { 192.0.2.7 timeout 600s expires 500s }" in loaded
+    assert "add element inet f2b-mm addr6-set-mm-in { 2001:db8::5 }" in loaded
+    assert "add element inet f2b-other addr-set-o-in { 192.0.2.11 timeout 600s expires 500s }" in loaded
+    for ip in ("192.0.2.8", "192.0.2.9", "192.0.2.10"):
+        assert ip not in loaded
+
+    def failing(command):
+        return types.SimpleNamespace(returncode=255, stdout="", stderr="bad config")
+
+    assert nft.boot(now=now, run=failing) == 1

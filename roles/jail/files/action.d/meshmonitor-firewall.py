@@ -17,6 +17,14 @@
 #     time its ban has left, so the kernel lifts it when fail2ban would, even while fail2ban is down.
 #     Removing a jail (the role's meshmonitor.fail2ban.stale_bans, uninstall) deletes its objects;
 #     an unban of all (`unban --all`) empties the sets.
+#   - Elements fail2ban will not restore go at start: a ban that ended, or was lifted, while
+#     fail2ban was down, and an address ignoreip now covers (added by someone the ban locked out).
+#     What stays is read from fail2ban's database as its restore reads it.
+#   - At boot the bans and the origin lock are made before Docker or a proxy serves: the role's
+#     unit runs this file with `boot` before network-pre.target and docker.service. It reads the
+#     jails from `fail2ban-client -d` (fail2ban's own reading of its configuration), makes each of
+#     this action's objects with the same code, and loads the bans in force from fail2ban's
+#     database. fail2ban, started later, adopts them.
 #   - Unbans and prolonged bans tolerate elements the kernel has already expired (nft: each removal
 #     adds the element first, in the same transaction; ipset: -exist).
 #   - The objects keep the names and shapes of fail2ban's own actions, which the doctor,
@@ -27,9 +35,13 @@
 #     (DOCKER-USER on forward, INPUT) as fail2ban's multiport action does, dropping the sources of the
 #     ipset set f2b-<name> (IPv4) or f2b6-<name> (IPv6); IPv6 bans drop, as IPv4 ones do.
 #   - No set has `flags interval`: with one in the ruleset, nft 1.0 re-reads it on every call.
+import ast
+import ipaddress
 import json
 import logging
+import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -112,6 +124,29 @@ def parse_table(listing):
         elif "set" in item:
             existing["sets"][item["set"]["name"]] = list(item["set"].get("flags", []))
     return existing
+
+
+def parse_elements(listing):
+    """`nft -j list set` output -> the addresses in the set."""
+    found = set()
+    for item in json.loads(listing).get("nftables", []):
+        for element in item.get("set", {}).get("elem", []):
+            value = element.get("elem", {}).get("val") if isinstance(element, dict) else element
+            if isinstance(value, str):
+                found.add(value)
+    return found
+
+
+def parse_ipset_save(listing):
+    """`ipset save SET` output -> the addresses in the set."""
+    return set(line.split()[2] for line in listing.splitlines() if line.startswith("add ") and len(line.split()) > 2)
+
+
+def canonical(ip):
+    try:
+        return ipaddress.ip_address(ip).compressed
+    except ValueError:
+        return ip
 
 
 def family_of(ip):
@@ -284,6 +319,15 @@ class Nftables(object):
     def flush_lines(self):
         return flush_lines(self.table, self.paths)
 
+    def elements(self):
+        found = set()
+        for family in FAMILIES:
+            for name in self.sets[family]:
+                code, listing, dummy = self.action.run(["nft", "-j", "list", "set", "inet", self.table, name])
+                if not code:
+                    found |= parse_elements(listing)
+        return found
+
     def apply(self, script):
         code, dummy, error = self.action.run(["nft", "-f", "-"], script)
         return (error or "exit %d" % code) if code else None
@@ -346,6 +390,15 @@ class Iptables(object):
     def flush_lines(self):
         return ["flush %s" % name for family in FAMILIES for name in self.sets[family]]
 
+    def elements(self):
+        found = set()
+        for family in FAMILIES:
+            for name in self.sets[family]:
+                code, listing, dummy = self.action.run(["ipset", "save", name])
+                if not code:
+                    found |= parse_ipset_save(listing)
+        return found
+
     def apply(self, script):
         code, dummy, error = self.action.run(["ipset", "-exist", "restore"], script)
         return (error or "exit %d" % code) if code else None
@@ -375,6 +428,8 @@ class Action(ActionBase):
             self._worker = threading.Thread(target=self._run, name="f2b/%s" % self._name)
             self._worker.daemon = True
             self._worker.start()
+        if self.mode == "ban":
+            self._let_go()
 
     def stop(self):
         # The rules and the bans stay (see the top); what is queued is applied first.
@@ -439,6 +494,31 @@ class Action(ActionBase):
         result = subprocess.run([program] + command[1:], input=script if script is not None else "", stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, universal_newlines=True, check=False)
         return result.returncode, result.stdout, result.stderr
+
+    def _restorable(self):
+        """The addresses fail2ban's restore will ban again (canonical form), read from its database as
+        the restore reads them; None when unknown (no database), then every element stays."""
+        database = getattr(self._jail, "database", None)
+        if database is None:
+            return None
+        try:
+            tickets = database.getCurrentBans(jail=self._jail)
+            ignored = self._jail.filter.inIgnoreIPList
+            return set(canonical(str(ticket.getID())) for ticket in tickets if not ignored(ticket.getID(), log_ignore=False))
+        except Exception as exc:  # an older or newer fail2ban: keep every element rather than guess
+            self._logSys.warning("could not read the bans to restore, keeping every element: %r", exc)
+            return None
+
+    def _let_go(self):
+        """At start, before any ban: remove the elements the restore will not ban again (see the top)."""
+        restorable = self._restorable()
+        if restorable is None:
+            return
+        stale = sorted(ip for ip in self.backend.elements() if canonical(ip) not in restorable)
+        if stale:
+            self._logSys.info("letting go of %d address(es) fail2ban does not ban any more: %s%s",
+                              len(stale), " ".join(stale[:10]), " ..." if len(stale) > 10 else "")
+            self._queue([line for ip in stale for line in self.backend.change_lines("unban", ip, None, None)])
 
     def _change(self, change, aInfo):
         if self.mode == "lock":  # the lock bans nobody
@@ -512,3 +592,102 @@ class Action(ActionBase):
             error = self.backend.apply(line + "\n")
             if error is not None:
                 self._logSys.error("failed on %r: %s", line, error.strip())
+
+
+# At boot (see the top): `python3 meshmonitor-firewall.py boot`, run by the role's unit before the
+# network and Docker come up, while fail2ban does not run yet.
+
+class BootJail(object):
+    """What the action needs of a jail when fail2ban does not run: its name."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def boot_uses(stream, action_file):
+    """`fail2ban-client -d` output -> (the database file, [{jail, name, params, ignoreip}]): each use of
+    action_file (by its file name) in an enabled jail, with its parameters and the jail's ignoreip."""
+    dbfile, ignoreip, uses = None, {}, []
+    for line in stream.splitlines():
+        try:
+            command = ast.literal_eval(line.strip())
+        except (ValueError, SyntaxError):
+            continue
+        if not isinstance(command, list) or len(command) < 3 or command[0] != "set":
+            continue
+        if command[1] == "dbfile":
+            dbfile = command[2]
+        elif len(command) > 3 and command[2] == "addignoreip":
+            ignoreip.setdefault(command[1], []).extend(command[3:])
+        elif len(command) > 4 and command[2] == "addaction" and command[4].rsplit("/", 1)[-1] == action_file.rsplit("/", 1)[-1]:
+            params = command[5] if len(command) > 5 else {}
+            uses.append({"jail": command[1], "name": command[3], "params": json.loads(params) if isinstance(params, str) else params})
+    for use in uses:
+        use["ignoreip"] = ignoreip.get(use["jail"], [])
+    return (dbfile if dbfile not in (None, "", "None", ":memory:") else None), uses
+
+
+def current_bans(dbfile, jail, now):
+    """[(ip, time of ban, ban time)] of jail's bans in force at now, from fail2ban's database (read
+    only), as its restore reads them: permanent ones (ban time -1) and those not over."""
+    database = sqlite3.connect("file:%s?mode=ro" % dbfile, uri=True)
+    try:
+        return database.execute("SELECT ip, timeofban, bantime FROM bips WHERE jail = ? AND "
+                                "(bantime = -1 OR (bantime >= 0 AND timeofban + bantime > ?))", (jail, int(now))).fetchall()
+    finally:
+        database.close()
+
+
+def covered(ip, ignoreip):
+    """Does one of ignoreip's addresses or networks (names are skipped) cover ip?"""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for item in ignoreip:
+        try:
+            if address in ipaddress.ip_network(item, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def boot(action_file=__file__, now=None, run=None):
+    """Make every use's objects and load its bans in force; returns the exit code (1 if one failed)."""
+    now = time.time() if now is None else now
+    run = run or (lambda command: subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                 universal_newlines=True, check=False))
+    dump = run(["fail2ban-client", "-d"])
+    if dump.returncode:
+        sys.stderr.write("fail2ban-client -d failed: %s\n" % dump.stderr.strip())
+        return 1
+    dbfile, uses = boot_uses(dump.stdout, action_file)
+    failed = 0
+    for use in uses:
+        try:
+            action = Action(BootJail(use["jail"]), use["name"], **use["params"])
+            action._make()
+            lines = []
+            if action.mode == "ban" and dbfile:
+                for ip, timeofban, bantime in current_bans(dbfile, use["jail"], now):
+                    if not covered(ip, use["ignoreip"]):
+                        left = seconds_left(timeofban, bantime, now)
+                        if left != 0:
+                            lines += action.backend.change_lines("ban", ip, None if left is None else max(left, bantime), left)
+            for first in range(0, len(lines), BATCH):
+                error = action.backend.apply("\n".join(lines[first:first + BATCH]) + "\n")
+                if error is not None:
+                    raise RuntimeError(error.strip())
+            print("%s/%s: %s made, %d line(s) of bans loaded" % (use["jail"], use["name"], action.mode, len(lines)))
+        except Exception as exc:  # the other jails still get theirs
+            failed = 1
+            sys.stderr.write("%s/%s: %s\n" % (use["jail"], use["name"], exc))
+    return failed
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["boot"]:
+        sys.stderr.write("usage: %s boot\n" % sys.argv[0])
+        sys.exit(2)
+    sys.exit(boot())
