@@ -13,7 +13,8 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure impo
 
 # nftables: one table per fail2ban jail.
 TABLE_PREFIX = "f2b-"
-# iptables: per ban path <label>-<hook label> one chain in each family, and one ipset set per family.
+# iptables: per ban path <label>-<hook label> one chain in each family; per jail one ipset set per
+# family, f2b-<label> and f2b6-<label>.
 CHAIN_PREFIX = "f2b-"
 IPSET_PREFIXES = ("f2b-", "f2b6-")
 IPTABLES_COMMANDS = ("iptables", "ip6tables")
@@ -34,12 +35,11 @@ def owned_objects(item):
     objects = []
     if not item.get("lock"):
         objects.append((None, "tables", "inet " + table_name(item["jail"])))
+        objects += [(None, "ipsets", prefix + item["label"]) for prefix in IPSET_PREFIXES]
     for hook, name in path_names(item["label"]).items():
         objects.append((hook, "chains", CHAIN_PREFIX + name))
         if item.get("lock"):
             objects += [(hook, "tables", "%s %s%s" % (family, TABLE_PREFIX, name)) for family in ("ip", "ip6")]
-        else:
-            objects += [(hook, "ipsets", prefix + name) for prefix in IPSET_PREFIXES]
     return objects
 
 

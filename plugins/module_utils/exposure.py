@@ -248,9 +248,9 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
             "summary": "%s; bans hooked on %s" % (found, paths_text(paths))}
 
 
-# What the firewall holds: the jail's nftables action writes, in the jail's table, one rule per
-# protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor-in counter packets 0 bytes 0 drop"
-# (the counter since 0.3.0), and on the forward
+# What the firewall holds: the jail's nftables action writes, in the jail's table, in the chain of
+# each path's hook, one rule per protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor
+# counter packets 0 bytes 0 drop" (the jail's set, read by every path: the chain names the path), and on the forward
 # hook one more with the original destination, "meta l4proto tcp ct original proto-dst { 80, 443 } ...";
 # its iptables action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j
 # f2b-meshmonitor-in", and on the forward path one per port and protocol such as "-A DOCKER-USER -p tcp
@@ -290,7 +290,12 @@ def parse_firewall_rules(firewall, text, family="ipv4"):
     ban rules and the origin lock's (allow_only); original: matched on the client's destination before Docker's DNAT.
     nft names each rule's family (ip or ip6 saddr); iptables -S text is of one family, given as family."""
     rules = []
+    hook = None
     for line in text.splitlines():
+        chain = NFT_CHAIN.match(line) if firewall == "nftables" else None
+        if chain:
+            hook = chain.group("chain")
+            continue
         match = (NFT_RULE.search(line) if firewall == "nftables" else IPT_RULE.match(line.strip()))
         if not match:
             continue
@@ -303,21 +308,30 @@ def parse_firewall_rules(firewall, text, family="ipv4"):
             ports = groups["ports"] if groups["ports"] is not None else groups["original"]
             original = groups["original"] is not None
             rule_family = family
-        rules.append({"action": groups["action"], "protocol": groups["protocol"], "ports": _port_list(ports),
+        action = groups["action"]
+        if firewall == "nftables" and not groups["negated"] and hook in HOOK_LABELS:
+            # A ban rule reads the jail's set (addr-set-<label>), which serves every path: the chain,
+            # named after its hook, says which path it is. The lock's sets are per path already.
+            action = "%s-%s" % (action, HOOK_LABELS[hook])
+        rules.append({"action": action, "protocol": groups["protocol"], "ports": _port_list(ports),
                       "original": original, "chain": groups.get("chain") or "", "family": rule_family,
                       "allow_only": bool(groups.get("negated") or groups.get("before") or groups.get("conntrack"))})
     return rules
 
 
+NFT_CHAIN = re.compile(r"^\s*chain (?P<chain>\S+) \{")
 NFT_SET = re.compile(r"^\s*set addr(?P<six>6?)-set-(?P<action>\S+) \{", re.MULTILINE)
 IPT_CHAIN = re.compile(r"^-N f2b-(?P<action>\S+)$", re.MULTILINE)
 
 
 def started_actions(firewall, text, family="ipv4"):
-    """{(family, action)} whose part for that family fail2ban has started: its nftables set (addr-set-<action>,
-    addr6-set-<action>) or its iptables chain (f2b-<action>, in iptables -S text of the given family)."""
+    """{(family, action)} whose part for that family fail2ban has started: its nftables set (addr-set-<label>,
+    addr6-set-<label>, for each path <label>-<hook label>; the lock's addr-set-<action>) or its iptables chain
+    (f2b-<action>, in iptables -S text of the given family)."""
     if firewall == "nftables":
-        return {("ipv6" if match.group("six") else "ipv4", match.group("action")) for match in NFT_SET.finditer(text)}
+        # A jail's set (addr-set-<label>) serves each of its paths (<label>-<hook label>).
+        return {("ipv6" if match.group("six") else "ipv4", match.group("action") + suffix) for match in NFT_SET.finditer(text)
+                for suffix in [""] + ["-" + label for label in HOOK_LABELS.values()]}
     return {(family, match.group("action")) for match in IPT_CHAIN.finditer(text)}
 
 

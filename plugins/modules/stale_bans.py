@@ -16,9 +16,9 @@ description:
     that a restart lets no banned address through; so does the origin lock. A jail removed, turned off, moved
     to the other firewall, a ban path no longer in use, or the lock turned off would leave them dropping
     packets for good; this module removes them.
-  - "Objects, as the action names them: the nftables table C(inet f2b-<jail>); with iptables, per ban path
-    C(<label>-<hook label>) the chain C(f2b-<name>) in iptables and ip6tables, with every rule jumping to it,
-    and the ipset sets C(f2b-<name>) and C(f2b6-<name>). The origin lock's, per path: the nftables tables
+  - "Objects, as the action names them: the nftables table C(inet f2b-<jail>); with iptables, the jail's ipset
+    sets C(f2b-<label>) and C(f2b6-<label>), and per ban path C(<label>-<hook label>) the chain C(f2b-<name>) in
+    iptables and ip6tables, with every rule jumping to it. The origin lock's, per path: the nftables tables
     C(ip f2b-<name>) and C(ip6 f2b-<name>), or the iptables chain C(f2b-<name>) in both families."
   - Only objects of the jails named in O(jails) are touched; a firewall tool the host lacks is skipped.
 options:

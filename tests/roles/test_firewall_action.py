@@ -30,15 +30,16 @@ def test_paths_are_parsed_and_bad_ones_refused():
             raise AssertionError(bad)
 
 
-def test_a_new_table_gets_timeout_sets_and_the_rules_of_fail2bans_action():
-    script = nft.start_script("f2b-mm", nft.parse_paths(PATHS), NOTHING)
+def test_a_new_table_gets_one_timeout_set_per_family_read_by_every_path():
+    script = nft.start_script("f2b-mm", nft.parse_paths(PATHS), "mm", NOTHING)
     assert "add chain inet f2b-mm forward { type filter hook forward priority -1; }" in script
-    assert "add set inet f2b-mm addr-set-mm-fwd { type ipv4_addr; flags timeout; }" in script
-    assert "add set inet f2b-mm addr6-set-mm-in { type ipv6_addr; flags timeout; }" in script
-    assert "add rule inet f2b-mm forward udp dport { 3001, 8080 } ip saddr @addr-set-mm-fwd counter drop" in script
+    assert [line for line in script.splitlines() if line.startswith("add set")] == [
+        "add set inet f2b-mm addr-set-mm { type ipv4_addr; flags timeout; }",
+        "add set inet f2b-mm addr6-set-mm { type ipv6_addr; flags timeout; }"]
+    assert "add rule inet f2b-mm forward udp dport { 3001, 8080 } ip saddr @addr-set-mm counter drop" in script
     assert ("add rule inet f2b-mm forward meta l4proto tcp ct original proto-dst { 3001, 8080 } "
-            "ip6 saddr @addr6-set-mm-fwd counter drop") in script
-    assert "add rule inet f2b-mm input tcp dport { 8080 } ip saddr @addr-set-mm-in counter drop" in script
+            "ip6 saddr @addr6-set-mm counter drop") in script
+    assert "add rule inet f2b-mm input tcp dport { 8080 } ip saddr @addr-set-mm counter drop" in script
     assert "proto-dst" not in "".join(line for line in script.splitlines() if " input " in line)
     # nft 1.0 re-reads every interval set of the ruleset on each call.
     assert "interval" not in script
@@ -47,14 +48,15 @@ def test_a_new_table_gets_timeout_sets_and_the_rules_of_fail2bans_action():
 
 def test_a_start_keeps_the_bans_and_remakes_the_rules():
     existing = {"chains": {"forward", "input", "output"},
-                "sets": {"addr-set-mm-fwd": ["timeout"], "addr6-set-mm-fwd": ["timeout"],
-                         "addr-set-mm-in": [], "addr-set-old": ["timeout"]}}
-    lines = nft.start_script("f2b-mm", nft.parse_paths(PATHS), existing).splitlines()
+                "sets": {"addr-set-mm": ["timeout"], "addr6-set-mm": [],
+                         "addr-set-mm-in": ["timeout"], "addr-set-old": ["timeout"]}}
+    lines = nft.start_script("f2b-mm", nft.parse_paths(PATHS), "mm", existing).splitlines()
     # Rules go and come back in one transaction; a chain no path wants goes.
     assert "flush chain inet f2b-mm forward" in lines and "delete chain inet f2b-mm forward" not in lines
     assert "delete chain inet f2b-mm output" in lines
-    # Sets with timeouts keep their elements; one without (fail2ban's own action) and one no path wants go.
-    assert "delete set inet f2b-mm addr-set-mm-fwd" not in lines
+    # Sets with timeouts keep their elements; one without (fail2ban's own action) and those of other
+    # names (fail2ban's per path sets) go.
+    assert "delete set inet f2b-mm addr-set-mm" not in lines and "delete set inet f2b-mm addr6-set-mm" in lines
     assert "delete set inet f2b-mm addr-set-mm-in" in lines and "delete set inet f2b-mm addr-set-old" in lines
     # Every flush comes before the deletions it makes possible, and before the rules come back.
     assert max(i for i, line in enumerate(lines) if line.startswith("flush")) < min(
@@ -76,12 +78,10 @@ def test_elements_carry_the_time_the_ban_has_left():
     assert nft.seconds_left(1000, 600, 1100.5) == 500
     assert nft.seconds_left(1000, 600, 2000) == 0
     assert nft.seconds_left(1000, -1, 2000) is None
-    sets = ["addr-set-mm-fwd", "addr-set-mm-in"]
-    assert nft.element_lines("ban", "f2b-mm", sets, "192.0.2.7", 600, 500) == [
-        "add element inet f2b-mm addr-set-mm-fwd { 192.0.2.7 timeout 600s expires 500s }",
-        "add element inet f2b-mm addr-set-mm-in { 192.0.2.7 timeout 600s expires 500s }"]
-    assert nft.element_lines("ban", "f2b-mm", sets[:1], "192.0.2.7", None) == [
-        "add element inet f2b-mm addr-set-mm-fwd { 192.0.2.7 }"]
+    assert nft.element_lines("ban", "f2b-mm", ["addr-set-mm"], "192.0.2.7", 600, 500) == [
+        "add element inet f2b-mm addr-set-mm { 192.0.2.7 timeout 600s expires 500s }"]
+    assert nft.element_lines("ban", "f2b-mm", ["addr-set-mm"], "192.0.2.7", None) == [
+        "add element inet f2b-mm addr-set-mm { 192.0.2.7 }"]
 
 
 def test_removals_never_fail_for_an_element_the_kernel_expired():
@@ -120,7 +120,7 @@ def info(ip, bantime=600):
 
 def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
     program, calls = fake_nft(tmp_path, delay=0.05)
-    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     for n in range(3000):
         action.ban(info("10.0.%d.%d" % (n // 250, n % 250 + 1)))
@@ -129,8 +129,9 @@ def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
     scripts = [path.read_text() for path in sorted(calls.iterdir())]
     elements = "".join(scripts[1:])
     assert scripts[0].startswith("add table inet f2b-mm")
-    assert elements.count("add element") == 2 * 3001
-    assert "10.0.11.250 timeout 600s expires 600s" in elements and "add element inet f2b-mm addr6-set-mm-in { 2001:db8::1 }" in elements
+    # One element per address: the jail's set serves both paths.
+    assert elements.count("add element") == 3001
+    assert "10.0.11.250 timeout 600s expires 600s" in elements and "add element inet f2b-mm addr6-set-mm { 2001:db8::1 }" in elements
     # One call to make the table, then one per batch: not one per address.
     assert len(scripts) <= 1 + 6 * 2000 // nft.BATCH + 3
 
@@ -138,11 +139,11 @@ def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
 def test_stopping_keeps_the_bans_and_unban_all_empties_the_sets(tmp_path):
     program, calls = fake_nft(tmp_path)
     jail = Jail()
-    action = nft.Action(jail, "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     assert action.flush() is True
     flushed = "".join(path.read_text() for path in calls.iterdir())
-    assert "flush set inet f2b-mm addr6-set-mm-fwd" in flushed
+    assert "flush set inet f2b-mm addr6-set-mm" in flushed
     before = len(list(calls.iterdir()))
     jail.actions.active = False
     assert action.flush() is True
@@ -153,19 +154,19 @@ def test_stopping_keeps_the_bans_and_unban_all_empties_the_sets(tmp_path):
 
 def test_reload_keeps_the_action(tmp_path):
     program, calls = fake_nft(tmp_path)
-    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     action.clearAllParams()
-    action.reload(paths="input:mm-in:80:tcp", bindir=program)
+    action.reload(paths="input:mm-in:80:tcp", label="mm", bindir=program)
     action.ban(info("192.0.2.9"))
     action.stop()
     last = sorted(calls.iterdir())[-1].read_text()
-    assert last == "add element inet f2b-mm addr-set-mm-in { 192.0.2.9 timeout 600s expires 600s }\n"
+    assert last == "add element inet f2b-mm addr-set-mm { 192.0.2.9 timeout 600s expires 600s }\n"
 
 
 def test_the_worker_survives_an_nft_that_cannot_even_make_the_table(tmp_path):
     program, calls = fake_nft(tmp_path)
-    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(Jail(), "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -194,22 +195,22 @@ LISTING = """-P INPUT ACCEPT
 
 
 def test_iptables_chains_drop_their_set_and_are_hooked_as_fail2bans_multiport_action():
-    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing="-P INPUT ACCEPT\n").splitlines()
+    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "mm", "ipv4"), listing="-P INPUT ACCEPT\n").splitlines()
     assert script[0] == "*filter" and script[-1] == "COMMIT"
     # Never declared: in restore input that would empty DOCKER-USER of other jails' jumps.
     assert not [line for line in script if line.startswith((":DOCKER-USER", ":INPUT"))]
-    assert script.index(":f2b-mm-fwd - [0:0]") < script.index("-A f2b-mm-fwd -m set --match-set f2b-mm-fwd src -j DROP") < \
+    assert script.index(":f2b-mm-fwd - [0:0]") < script.index("-A f2b-mm-fwd -m set --match-set f2b-mm src -j DROP") < \
         script.index("-A f2b-mm-fwd -j RETURN")
     assert "-I DOCKER-USER -p udp -m multiport --dports 3001,8080 -j f2b-mm-fwd" in script
     assert "-I DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 -j f2b-mm-fwd" in script
     assert "-I INPUT -p tcp -m multiport --dports 8080 -j f2b-mm-in" in script
     assert not [line for line in script if "ctorigdstport" in line and "f2b-mm-in" in line]
-    six = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv6"), listing="").splitlines()
-    assert "-A f2b-mm-in -m set --match-set f2b6-mm-in src -j DROP" in six
+    six = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "mm", "ipv6"), listing="").splitlines()
+    assert "-A f2b-mm-in -m set --match-set f2b6-mm src -j DROP" in six
 
 
 def test_an_iptables_start_keeps_jumps_it_wants_and_replaces_fail2bans_rules():
-    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "ipv4"), listing=LISTING).splitlines()
+    script = nft.iptables_restore_script(*nft.ban_chains(nft.parse_paths(PATHS), "mm", "ipv4"), listing=LISTING).splitlines()
     assert ":DOCKER-USER - [0:0]" not in script
     # The chain is emptied and filled in the same commit: fail2ban's per-address rules go.
     assert ":f2b-mm-fwd - [0:0]" in script and not [line for line in script if "192.0.2.1" in line]
@@ -219,15 +220,14 @@ def test_an_iptables_start_keeps_jumps_it_wants_and_replaces_fail2bans_rules():
 
 
 def test_ipset_elements_carry_the_time_left_and_removals_tolerate_expired_ones():
-    sets = ["f2b-mm-fwd", "f2b-mm-in"]
-    assert nft.ipset_lines("ban", sets, "192.0.2.7", 500) == ["add f2b-mm-fwd 192.0.2.7 timeout 500",
-                                                              "add f2b-mm-in 192.0.2.7 timeout 500"]
+    sets = ["f2b-mm"]
+    assert nft.ipset_lines("ban", sets, "192.0.2.7", 500) == ["add f2b-mm 192.0.2.7 timeout 500"]
     # For good, or longer than ipset can time: kept without a timeout, lifted by fail2ban's unban.
-    assert nft.ipset_lines("prolong", sets[:1], "192.0.2.7", None) == ["add f2b-mm-fwd 192.0.2.7 timeout 0"]
-    assert nft.ipset_lines("ban", sets[:1], "192.0.2.7", 30 * 86400) == ["add f2b-mm-fwd 192.0.2.7 timeout 0"]
-    assert nft.ipset_lines("unban", sets[:1], "2001:db8::7") == ["del f2b-mm-fwd 2001:db8::7"]
+    assert nft.ipset_lines("prolong", sets, "192.0.2.7", None) == ["add f2b-mm 192.0.2.7 timeout 0"]
+    assert nft.ipset_lines("ban", sets, "192.0.2.7", 30 * 86400) == ["add f2b-mm 192.0.2.7 timeout 0"]
+    assert nft.ipset_lines("unban", sets, "2001:db8::7") == ["del f2b-mm 2001:db8::7"]
     longest = nft.parse_paths("forward:%s:1:tcp" % ("m" * 15 + "-perm-fwd"))
-    assert all(len(line.split()[1]) <= 31 for line in nft.ipset_create_lines(longest))
+    assert all(len(line.split()[1]) <= 31 for line in nft.ipset_create_lines("m" * 15 + "-perm"))
     assert len(nft.chain_name(longest[0])) <= 28
 
 
@@ -252,7 +252,7 @@ def fake_iptables(tmp_path):
 def test_iptables_bans_go_to_ipset_in_batches_and_stay_at_stop(tmp_path):
     bindir, calls = fake_iptables(tmp_path)
     jail = Jail()
-    action = nft.Action(jail, "meshmonitor-firewall", PATHS, firewall="iptables", bindir=bindir)
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, label="mm", firewall="iptables", bindir=bindir)
     action.start()
     for n in range(3000):
         action.ban(info("10.0.%d.%d" % (n // 250, n % 250 + 1)))
@@ -264,25 +264,27 @@ def test_iptables_bans_go_to_ipset_in_batches_and_stay_at_stop(tmp_path):
     action.flush()
     action.stop()
     texts = [path.read_text() for path in sorted(calls.iterdir())]
-    assert texts[0].startswith("ipset -exist restore\ncreate f2b-mm-fwd hash:ip family inet timeout 0")
+    assert texts[0] == ("ipset -exist restore\ncreate f2b-mm hash:ip family inet timeout 0 maxelem 1048576\n"
+                        "create f2b6-mm hash:ip family inet6 timeout 0 maxelem 1048576\n")
     assert [text.split("\n")[0] for text in texts[1:7]] == [
         "iptables -w -N DOCKER-USER", "iptables -w -S", "iptables-restore -w --noflush",
         "ip6tables -w -N DOCKER-USER", "ip6tables -w -S", "ip6tables-restore -w --noflush"]
     adds = "".join(texts[7:made])
-    assert adds.count("\nadd ") + adds.startswith("add ") == 2 * 3001
-    assert "add f2b-mm-in 10.0.11.250 timeout 600" in adds and "add f2b6-mm-fwd 2001:db8::1 timeout 0" in adds
-    assert made - 7 <= 6 * 2000 // nft.BATCH + 3
+    assert adds.count("\nadd ") + adds.startswith("add ") == 3001
+    assert "add f2b-mm 10.0.11.250 timeout 600" in adds and "add f2b6-mm 2001:db8::1 timeout 0" in adds
+    assert made - 7 <= 3 * 2000 // nft.BATCH + 3
     # Unban of all empties the sets; fail2ban's stop keeps them.
-    assert texts[made:] == ["ipset -exist restore\nflush f2b-mm-fwd\nflush f2b-mm-in\nflush f2b6-mm-fwd\nflush f2b6-mm-in\n"]
+    assert texts[made:] == ["ipset -exist restore\nflush f2b-mm\nflush f2b6-mm\n"]
 
 
-def test_an_unknown_firewall_is_refused():
-    try:
-        nft.Action(Jail(), "meshmonitor-firewall", PATHS, firewall="pf")
-    except ValueError as exc:
-        assert "firewall='pf'" in str(exc)
-    else:
-        raise AssertionError("accepted")
+def test_an_unknown_firewall_or_bans_without_a_label_are_refused():
+    for params, words in (({"label": "mm", "firewall": "pf"}, "firewall='pf'"), ({}, "label= is required")):
+        try:
+            nft.Action(Jail(), "meshmonitor-firewall", PATHS, **params)
+        except ValueError as exc:
+            assert words in str(exc)
+        else:
+            raise AssertionError("accepted %r" % params)
 
 
 # The origin lock (mode=lock)
@@ -360,12 +362,12 @@ def test_start_lets_go_of_the_addresses_fail2ban_will_not_ban_again(tmp_path):
         {"elem": {"val": "192.0.2.7", "timeout": 600, "expires": 500}}, "192.0.2.8", "198.51.100.3", "2001:db8::5"]}}]})
     (tmp_path / "nft").write_text("#!/bin/sh\n[ \"$2\" = list ] && [ \"$3\" = set ] && { echo '%s'; exit 0; }\n"
                                   "[ \"$1\" = -j ] && exit 1\ncat > \"%s/$(date +%%s%%N)-$$\"\n" % (listing, calls))
-    action = nft.Action(RestoringJail(), "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(RestoringJail(), "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     action.stop()
     removed = "".join(path.read_text() for path in sorted(calls.iterdir())[1:])
     for ip in ("192.0.2.8", "198.51.100.3"):
-        assert "delete element inet f2b-mm addr-set-mm-in { %s }" % ip in removed
+        assert "delete element inet f2b-mm addr-set-mm { %s }" % ip in removed
     assert "192.0.2.7" not in removed and "2001:db8::5" not in removed
 
 
@@ -373,7 +375,7 @@ def test_without_a_database_every_element_stays(tmp_path):
     program, calls = fake_nft(tmp_path)
     jail = RestoringJail()
     jail.database = None
-    action = nft.Action(jail, "meshmonitor-firewall", PATHS, bindir=program)
+    action = nft.Action(jail, "meshmonitor-firewall", PATHS, label="mm", bindir=program)
     action.start()
     action.stop()
     assert len(list(calls.iterdir())) == 1
@@ -383,11 +385,11 @@ DUMP = """['set', 'dbfile', '%s']
 ['add', 'mm', 'polling']
 ['set', 'mm', 'addignoreip', '127.0.0.1/8', '192.0.2.8', 'example.org']
 ['set', 'mm', 'addaction', 'meshmonitor-firewall', '/etc/fail2ban/action.d/meshmonitor-firewall.py', \
-'{"firewall": "nftables", "paths": "input:mm-in:8080:tcp"%s}']
+'{"firewall": "nftables", "label": "mm", "paths": "input:mm-in:8080:tcp"%s}']
 ['set', 'mm', 'addaction', 'meshmonitor-origin-lock', '/etc/fail2ban/action.d/meshmonitor-firewall.py', \
 {"mode": "lock", "paths": "input:mm-cf-in:8080:tcp", "allow4": "198.51.100.0/24"%s}]
 ['set', 'mm', 'addaction', 'sendmail', '/etc/fail2ban/action.d/sendmail.conf']
-['set', 'other', 'addaction', 'meshmonitor-firewall', '/etc/fail2ban/action.d/meshmonitor-firewall.py', '{"paths": "input:o-in:22:tcp"%s}']
+['set', 'other', 'addaction', 'meshmonitor-firewall', '/etc/fail2ban/action.d/meshmonitor-firewall.py', '{"label": "o", "paths": "input:o-in:22:tcp"%s}']
 ['start', 'mm']
 """
 
@@ -438,9 +440,9 @@ def test_boot_makes_every_jails_objects_and_loads_its_bans(tmp_path):
     assert [script.split("\n")[0] for script in made] == ["add table inet f2b-mm", "add table inet f2b-other"]
     assert any(script.startswith("table ip f2b-mm-cf-in") for script in scripts)
     loaded = "".join(script for script in scripts if script.startswith("add element"))
-    assert "add element inet f2b-mm addr-set-mm-in { 192.0.2.7 timeout 600s expires 500s }" in loaded
-    assert "add element inet f2b-mm addr6-set-mm-in { 2001:db8::5 }" in loaded
-    assert "add element inet f2b-other addr-set-o-in { 192.0.2.11 timeout 600s expires 500s }" in loaded
+    assert "add element inet f2b-mm addr-set-mm { 192.0.2.7 timeout 600s expires 500s }" in loaded
+    assert "add element inet f2b-mm addr6-set-mm { 2001:db8::5 }" in loaded
+    assert "add element inet f2b-other addr-set-o { 192.0.2.11 timeout 600s expires 500s }" in loaded
     for ip in ("192.0.2.8", "192.0.2.9", "192.0.2.10"):
         assert ip not in loaded
 

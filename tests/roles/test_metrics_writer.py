@@ -16,17 +16,20 @@ RECORD = {"jails": {"main": "meshmonitor", "permanent": "meshmonitor-permanent"}
           "hook_labels": {"forward": "fwd", "input": "in"},
           "ban_paths": [{"hook": "forward", "ports": [3001, 8080], "protocols": ["tcp"]}]}
 
-# What `nft -j list ruleset` gives for two of the jail's rules (one IPv4, one IPv6) and one of the
-# origin lock's, which is not a ban path.
+# What `nft -j list ruleset` gives for two of the jail's forward rules (one IPv4, one IPv6), one of its
+# input rules (the same set, another path) and one of the origin lock's, which is not a ban path.
 NFT = {"nftables": [
     {"metainfo": {"version": "1.1.3"}},
     {"rule": {"family": "inet", "table": "f2b-meshmonitor", "chain": "forward", "handle": 4, "expr": [
         {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [3001, 8080]}}},
-        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@addr-set-meshmonitor-fwd"}},
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@addr-set-meshmonitor"}},
         {"counter": {"packets": 7, "bytes": 420}}, {"drop": None}]}},
     {"rule": {"family": "inet", "table": "f2b-meshmonitor", "chain": "forward", "handle": 5, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "@addr6-set-meshmonitor-fwd"}},
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "@addr6-set-meshmonitor"}},
         {"counter": {"packets": 1, "bytes": 80}}, {"drop": None}]}},
+    {"rule": {"family": "inet", "table": "f2b-meshmonitor", "chain": "input", "handle": 7, "expr": [
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@addr-set-meshmonitor"}},
+        {"counter": {"packets": 30, "bytes": 1800}}, {"drop": None}]}},
     {"rule": {"family": "inet", "table": "f2b-meshmonitor", "chain": "forward", "handle": 9, "expr": [
         {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@addr-set-meshmonitor-cf-fwd"}},
         {"counter": {"packets": 99, "bytes": 9900}}, {"drop": None}]}},
@@ -43,13 +46,13 @@ COMMIT
 
 
 def test_every_jail_of_a_record_on_every_ban_path():
-    assert metrics.ban_paths(RECORD) == [("meshmonitor", "forward", "meshmonitor-fwd"),
-                                         ("meshmonitor-permanent", "forward", "meshmonitor-perm-fwd")]
+    assert metrics.ban_paths(RECORD) == [("meshmonitor", "forward", "meshmonitor", "meshmonitor-fwd"),
+                                         ("meshmonitor-permanent", "forward", "meshmonitor-perm", "meshmonitor-perm-fwd")]
 
 
 def test_nftables_drops_are_summed_per_path_across_families_and_the_lock_is_not_a_ban():
     drops = metrics.nft_drops(NFT)
-    assert drops == {("f2b-meshmonitor", "forward", "meshmonitor-fwd"): [8, 500]}
+    assert drops == {("f2b-meshmonitor", "forward", "meshmonitor"): [8, 500], ("f2b-meshmonitor", "input", "meshmonitor"): [30, 1800]}
     assert metrics.path_drops(RECORD, nft=drops) == [("meshmonitor", "forward", 8, 500), ("meshmonitor-permanent", "forward", 0, 0)]
 
 

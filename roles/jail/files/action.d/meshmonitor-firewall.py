@@ -27,13 +27,16 @@
 #     database. fail2ban, started later, adopts them.
 #   - Unbans and prolonged bans tolerate elements the kernel has already expired (nft: each removal
 #     adds the element first, in the same transaction; ipset: -exist).
-#   - The objects keep the names and shapes of fail2ban's own actions, which the doctor,
-#     exposure_info and the metrics read. nftables: table f2b-<jail>, a chain per hook named after
-#     it, and per path the sets addr-set-<name> and addr6-set-<name>, referenced by one rule per
-#     protocol (and on forward one more on the destination the client sent to, before Docker's
-#     DNAT). iptables, in each family: per path a chain f2b-<name> jumped to from the hook's chain
-#     (DOCKER-USER on forward, INPUT) as fail2ban's multiport action does, dropping the sources of the
-#     ipset set f2b-<name> (IPv4) or f2b6-<name> (IPv6); IPv6 bans drop, as IPv4 ones do.
+#   - One set per jail and family, which every ban path's rules read: a ban is one element per
+#     family, whatever the number of paths.
+#   - The objects keep the shapes of fail2ban's own actions, which the doctor, exposure_info and the
+#     metrics read. Parameters: paths ("hook:name:ports:protocols ...", name: the path's chain) and
+#     label (the sets' name). nftables: table f2b-<jail>, a chain per hook named after it, the sets
+#     addr-set-<label> and addr6-set-<label>, read by one rule per path and protocol (and on forward
+#     one more on the destination the client sent to, before Docker's DNAT). iptables, in each
+#     family: per path a chain f2b-<name> jumped to from the hook's chain (DOCKER-USER on forward,
+#     INPUT) as fail2ban's multiport action does, dropping the sources of the ipset set
+#     f2b-<label> (IPv4) or f2b6-<label> (IPv6); IPv6 bans drop, as IPv4 ones do.
 #   - No set has `flags interval`: with one in the ruleset, nft 1.0 re-reads it on every call.
 import ast
 import ipaddress
@@ -69,7 +72,8 @@ HOOK_PRIORITY = -1
 
 def parse_paths(text):
     """"hook:name:ports:protocols ..." (ports and protocols comma-separated, a range as a-b) ->
-    [{hook, name, ports, protocols}]; name is the path's part of the set names."""
+    [{hook, name, ports, protocols}]; name: the path's iptables chain is f2b-<name>, the origin
+    lock's nftables table f2b-<name>."""
     paths = []
     for item in text.split():
         parts = item.split(":")
@@ -80,17 +84,17 @@ def parse_paths(text):
     return paths
 
 
-def set_names(paths, family):
-    return [SET_PREFIX[family] + path["name"] for path in paths]
+def set_name(label, family):
+    return SET_PREFIX[family] + label
 
 
-def start_script(table, paths, existing):
-    """The nft transaction that makes table hold exactly paths' chains, sets and rules, keeping the
-    elements of sets that exist already. existing: {"chains": set, "sets": {name: flags}} of the table
-    as it stands (see read_table)."""
+def start_script(table, paths, label, existing):
+    """The nft transaction that makes table hold exactly paths' chains and rules and the jail's two
+    sets (addr-set-<label>, addr6-set-<label>), keeping the elements of sets that exist already.
+    existing: {"chains": set, "sets": {name: flags}} of the table as it stands (see parse_table)."""
     lines = ["add table inet %s" % table]
     wanted_chains = set(path["hook"] for path in paths)
-    wanted_sets = dict((SET_PREFIX[family] + path["name"], family) for path in paths for family in FAMILIES)
+    wanted_sets = dict((set_name(label, family), family) for family in FAMILIES)
     for chain in sorted(existing["chains"]):
         lines.append("flush chain inet %s %s" % (table, chain))
         if chain not in wanted_chains:
@@ -106,7 +110,7 @@ def start_script(table, paths, existing):
     for path in paths:
         ports = ", ".join(path["ports"])
         for family in FAMILIES:
-            drop = "%s saddr @%s%s counter drop" % (SADDR[family], SET_PREFIX[family], path["name"])
+            drop = "%s saddr @%s counter drop" % (SADDR[family], set_name(label, family))
             for protocol in path["protocols"]:
                 lines.append("add rule inet %s %s %s dport { %s } %s" % (table, path["hook"], protocol, ports, drop))
                 if path["hook"] == "forward":
@@ -179,8 +183,8 @@ def element_lines(change, table, sets, ip, bantime=None, left=None):
     return lines
 
 
-def flush_lines(table, paths):
-    return ["flush set inet %s %s" % (table, name) for family in FAMILIES for name in set_names(paths, family)]
+def flush_lines(table, label):
+    return ["flush set inet %s %s" % (table, set_name(label, family)) for family in FAMILIES]
 
 
 # iptables, per family: the command, ipset's family and the prefix of the sets' names (a set's name
@@ -198,8 +202,8 @@ def chain_name(path):
     return "f2b-" + path["name"]
 
 
-def ipset_name(path, family):
-    return IPTABLES[family][2] + path["name"]
+def ipset_name(label, family):
+    return IPTABLES[family][2] + label
 
 
 def jump_specs(path):
@@ -217,15 +221,15 @@ def jump_specs(path):
     return specs
 
 
-def ipset_create_lines(paths):
-    return ["create %s hash:ip family %s timeout 0 maxelem %d" % (ipset_name(path, family), IPTABLES[family][1], IPSET_MAXELEM)
-            for path in paths for family in FAMILIES]
+def ipset_create_lines(label):
+    return ["create %s hash:ip family %s timeout 0 maxelem %d" % (ipset_name(label, family), IPTABLES[family][1], IPSET_MAXELEM)
+            for family in FAMILIES]
 
 
-def ban_chains(paths, family):
-    """(bodies, jumps) of the ban chains: each path's chain drops the sources in its set; jumps as
-    jump_specs."""
-    bodies = dict((chain_name(path), ["-m set --match-set %s src -j DROP" % ipset_name(path, family), "-j RETURN"])
+def ban_chains(paths, label, family):
+    """(bodies, jumps) of the ban chains: each path's chain drops the sources in the jail's set of the
+    family; jumps as jump_specs."""
+    bodies = dict((chain_name(path), ["-m set --match-set %s src -j DROP" % ipset_name(label, family), "-j RETURN"])
                   for path in paths)
     return bodies, [(HOOK_CHAIN[path["hook"]], spec) for path in paths for spec in jump_specs(path)]
 
@@ -302,14 +306,14 @@ def lock_chains(paths, allow):
 class Nftables(object):
     """Bans in the jail's nftables table (see the top)."""
 
-    def __init__(self, action, paths):
-        self.action, self.table, self.paths = action, TABLE_PREFIX + action._jail.name, paths
-        self.sets = dict((family, set_names(paths, family)) for family in FAMILIES)
+    def __init__(self, action, paths, label):
+        self.action, self.table, self.paths, self.label = action, TABLE_PREFIX + action._jail.name, paths, label
+        self.sets = dict((family, [set_name(label, family)]) for family in FAMILIES)
 
     def ensure(self):
         listing = self.action.run(["nft", "-j", "list", "table", "inet", self.table])
         existing = parse_table(listing[1]) if listing[0] == 0 else {"chains": set(), "sets": {}}
-        code, dummy, error = self.action.run(["nft", "-f", "-"], start_script(self.table, self.paths, existing))
+        code, dummy, error = self.action.run(["nft", "-f", "-"], start_script(self.table, self.paths, self.label, existing))
         if code:
             raise RuntimeError("nft could not make table %s: %s" % (self.table, error.strip()))
 
@@ -317,7 +321,7 @@ class Nftables(object):
         return element_lines(change, self.table, self.sets[family_of(ip)], ip, bantime, left)
 
     def flush_lines(self):
-        return flush_lines(self.table, self.paths)
+        return flush_lines(self.table, self.label)
 
     def elements(self):
         found = set()
@@ -345,15 +349,15 @@ class Nftables(object):
 class Iptables(object):
     """Bans in ipset sets matched from iptables chains (see the top)."""
 
-    def __init__(self, action, paths):
-        self.action, self.paths = action, paths
-        self.sets = dict((family, [ipset_name(path, family) for path in paths]) for family in FAMILIES)
+    def __init__(self, action, paths, label):
+        self.action, self.paths, self.label = action, paths, label
+        self.sets = dict((family, [ipset_name(label, family)]) for family in FAMILIES)
 
     def ensure(self):
-        code, dummy, error = self.action.run(["ipset", "-exist", "restore"], "\n".join(ipset_create_lines(self.paths)) + "\n")
+        code, dummy, error = self.action.run(["ipset", "-exist", "restore"], "\n".join(ipset_create_lines(self.label)) + "\n")
         if code:
             raise RuntimeError("ipset could not make the sets: %s" % error.strip())
-        self._chains(lambda family: ban_chains(self.paths, family))
+        self._chains(lambda family: ban_chains(self.paths, self.label, family))
 
     def lock(self, allow):
         self._chains(lambda family: lock_chains(self.paths, allow[family]))
@@ -409,9 +413,9 @@ BACKENDS = {"nftables": Nftables, "iptables": Iptables}
 
 class Action(ActionBase):
 
-    def __init__(self, jail, name, paths, firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
+    def __init__(self, jail, name, paths, label="", firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
         super(Action, self).__init__(jail, name)
-        self._configure(paths, firewall, mode, allow4, allow6, bindir)
+        self._configure(paths, label, firewall, mode, allow4, allow6, bindir)
         self._pending = []
         self._busy = False
         self._cond = threading.Condition()
@@ -451,18 +455,20 @@ class Action(ActionBase):
     def clearAllParams(self):
         pass
 
-    def reload(self, paths, firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
-        self._configure(paths, firewall, mode, allow4, allow6, bindir)
+    def reload(self, paths, label="", firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
+        self._configure(paths, label, firewall, mode, allow4, allow6, bindir)
         self._make()
 
-    def _configure(self, paths, firewall, mode, allow4, allow6, bindir):
+    def _configure(self, paths, label, firewall, mode, allow4, allow6, bindir):
         if firewall not in BACKENDS:
             raise ValueError("firewall=%r: want one of %s" % (firewall, ", ".join(sorted(BACKENDS))))
         if mode not in ("ban", "lock"):
             raise ValueError("mode=%r: want ban or lock" % mode)
+        if mode == "ban" and not label:
+            raise ValueError("label= is required: the name the jail's sets take")
         self.firewall, self.mode, self.bindir = firewall, mode, bindir
         self.allow = {"ipv4": [net for net in allow4.split(",") if net], "ipv6": [net for net in allow6.split(",") if net]}
-        self.backend = BACKENDS[firewall](self, parse_paths(paths))
+        self.backend = BACKENDS[firewall](self, parse_paths(paths), label)
 
     def _make(self):
         if self.mode == "lock":

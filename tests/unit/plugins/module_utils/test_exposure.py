@@ -121,20 +121,20 @@ def test_bad_explicit_paths_are_refused_naming_the_entry(paths, words):
 
 
 NFT = """table inet f2b-meshmonitor {
-\tset addr-set-meshmonitor-fwd {
+\tset addr-set-meshmonitor {
 \t\ttype ipv4_addr
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter - 1; policy accept;
-\t\ttcp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\tmeta l4proto tcp ct original proto-dst { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\tudp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\tmeta l4proto udp ct original proto-dst { 80, 443 } ip saddr @addr-set-meshmonitor-fwd drop
-\t\ttcp dport { 80, 443, 3001, 8080 } ip6 saddr @addr6-set-meshmonitor-fwd drop
+\t\ttcp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop
+\t\tmeta l4proto tcp ct original proto-dst { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop
+\t\tudp dport { 80, 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop
+\t\tmeta l4proto udp ct original proto-dst { 80, 443 } ip saddr @addr-set-meshmonitor drop
+\t\ttcp dport { 80, 443, 3001, 8080 } ip6 saddr @addr6-set-meshmonitor drop
 \t}
 \tchain input {
 \t\ttype filter hook input priority filter - 1; policy accept;
-\t\ttcp dport 8080 ip saddr @addr-set-meshmonitor-in counter packets 12 bytes 720 drop
+\t\ttcp dport 8080 ip saddr @addr-set-meshmonitor counter packets 12 bytes 720 drop
 \t}
 }
 """
@@ -180,7 +180,8 @@ def test_hooked_names_what_is_missing():
 
 
 def test_started_actions_are_read_from_sets_and_chains():
-    assert started_actions("nftables", NFT) == {("ipv4", "meshmonitor-fwd")}
+    # The jail's set serves each of its paths.
+    assert started_actions("nftables", NFT) == {("ipv4", "meshmonitor"), ("ipv4", "meshmonitor-fwd"), ("ipv4", "meshmonitor-in")}
     assert started_actions("iptables", "-N f2b-meshmonitor-in\n-N DOCKER-USER\n", "ipv6") == {("ipv6", "meshmonitor-in")}
 
 
@@ -289,8 +290,8 @@ def test_meshmonitor_container_is_the_publisher_of_its_port():
 def test_nft_1_0_6_prints_original_ports_in_hexadecimal():
     # Debian 12's nft lists "ct original proto-dst { 3001, 8080 }" as below: the same ports.
     line = ("meta l4proto tcp ct original proto-dst { 0xbb9 [invalid type], 0x1f90 [invalid type] } "
-            "ip saddr @addr-set-meshmonitor-fwd counter packets 0 bytes 0 drop")
-    single = "meta l4proto udp ct original proto-dst 0x1bb [invalid type] ip saddr @addr-set-meshmonitor-fwd drop"
+            "ip saddr @addr-set-meshmonitor counter packets 0 bytes 0 drop")
+    single = "meta l4proto udp ct original proto-dst 0x1bb [invalid type] ip saddr @addr-set-meshmonitor drop"
     rules = parse_firewall_rules("nftables", line + "\n" + single)
     assert [(r["protocol"], r["ports"], r["original"]) for r in rules] == [("tcp", [3001, 8080], True), ("udp", [443], True)]
 

@@ -23,15 +23,15 @@ PROC = {"/proc/net/if_inet6": "", "/proc/net/tcp6": "",
         "/proc/net/tcp": "  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A 0 0 0\n"}
 # Each jail's table (its actions labelled as the record says), both families.
 NFT = ("table inet f2b-{jail} {{\n"
-       "\tset addr-set-{label}-fwd {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label}-fwd {{\n\t\ttype ipv6_addr\n\t}}\n"
-       "\tset addr-set-{label}-in {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label}-in {{\n\t\ttype ipv6_addr\n\t}}\n"
+       "\tset addr-set-{label} {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label} {{\n\t\ttype ipv6_addr\n\t}}\n"
+       "\tset addr-set-{label} {{\n\t\ttype ipv4_addr\n\t}}\n\tset addr6-set-{label} {{\n\t\ttype ipv6_addr\n\t}}\n"
        "\tchain forward {{\n"
-       "\t\ttcp dport {{ 3001, 8080 }} ip saddr @addr-set-{label}-fwd drop\n"
-       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip saddr @addr-set-{label}-fwd drop\n"
-       "\t\ttcp dport {{ 3001, 8080 }} ip6 saddr @addr6-set-{label}-fwd drop\n"
-       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip6 saddr @addr6-set-{label}-fwd drop\n\t}}\n"
-       "\tchain input {{\n\t\ttcp dport 8080 ip saddr @addr-set-{label}-in drop\n"
-       "\t\ttcp dport 8080 ip6 saddr @addr6-set-{label}-in drop\n\t}}\n}}\n")
+       "\t\ttcp dport {{ 3001, 8080 }} ip saddr @addr-set-{label} drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip saddr @addr-set-{label} drop\n"
+       "\t\ttcp dport {{ 3001, 8080 }} ip6 saddr @addr6-set-{label} drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst {{ 3001, 8080 }} ip6 saddr @addr6-set-{label} drop\n\t}}\n"
+       "\tchain input {{\n\t\ttcp dport 8080 ip saddr @addr-set-{label} drop\n"
+       "\t\ttcp dport 8080 ip6 saddr @addr6-set-{label} drop\n\t}}\n}}\n")
 LABELS = {"f2b-garden": "garden", "f2b-garden-sync": "garden-copy"}
 LINES = ['::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',
          '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:01 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"',

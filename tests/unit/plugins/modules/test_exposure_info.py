@@ -37,11 +37,11 @@ PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
          "NetworkSettings": {"Ports": {"8443/tcp": [{"HostIp": "0.0.0.0", "HostPort": "443"}],
                                        "8443/udp": [{"HostIp": "0.0.0.0", "HostPort": "443"}]}}}
 NFT = ("table inet f2b-meshmonitor {\n\tchain forward {\n"
-       "\t\ttcp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
-       "\t\tmeta l4proto tcp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
-       "\t\tudp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n"
-       "\t\tmeta l4proto udp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor-fwd drop\n\t}\n"
-       "\tchain input {\n\t\ttcp dport { 443, 8080 } ip saddr @addr-set-meshmonitor-in drop\n\t}\n}\n")
+       "\t\ttcp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop\n"
+       "\t\tmeta l4proto tcp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop\n"
+       "\t\tudp dport { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop\n"
+       "\t\tmeta l4proto udp ct original proto-dst { 443, 3001, 8080 } ip saddr @addr-set-meshmonitor drop\n\t}\n"
+       "\tchain input {\n\t\ttcp dport { 443, 8080 } ip saddr @addr-set-meshmonitor drop\n\t}\n}\n")
 # The origin lock's tables (both listed at once for brevity; each is its own table on a host).
 NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
             "\t\tct direction original ct status dnat tcp dport { 443, 3001, 8080 } ip saddr != @addr-set-meshmonitor-cf-fwd drop\n"
@@ -57,8 +57,8 @@ NFT_LOCK = ("table ip f2b-meshmonitor-cf-fwd {\n\tchain forward {\n"
 NAT = ("-N DOCKER\n-A DOCKER ! -i docker0 -p tcp -m tcp --dport 443 -j DNAT --to-destination 172.17.0.2:8443\n"
        "-A DOCKER ! -i docker0 -p udp -m udp --dport 443 -j DNAT --to-destination 172.17.0.2:8443\n")
 
-NFT = ipv6_too(NFT).replace("{\n\tchain forward", "{\n\tset addr-set-meshmonitor-fwd {\n\t}\n\tset addr6-set-meshmonitor-fwd {\n\t}\n"
-                            "\tset addr-set-meshmonitor-in {\n\t}\n\tset addr6-set-meshmonitor-in {\n\t}\n\tchain forward", 1)
+NFT = ipv6_too(NFT).replace("{\n\tchain forward", "{\n\tset addr-set-meshmonitor {\n\t}\n\tset addr6-set-meshmonitor {\n\t}\n"
+                            "\tchain forward", 1)
 # The lock's IPv6 tables: the same rules in tables of family ip6.
 NFT_LOCK6 = re.sub(r"\bip saddr", "ip6 saddr", NFT_LOCK.replace("table ip ", "table ip6 "))
 NFT_LOCK6 = NFT_LOCK6.replace("{\n\tchain forward", "{\n\tset addr6-set-meshmonitor-cf-fwd {\n\t}\n\tchain forward").replace(
@@ -118,7 +118,7 @@ def test_proxy_container_found_and_hooks_checked():
 
 def test_ipv6_is_required_once_fail2ban_started_it(monkeypatch):
     # Before its start for IPv6 (no IPv6 set yet: fail2ban without allowipv6 starts it at the first IPv6 ban).
-    monkeypatch.setattr(sys.modules[__name__], "NFT", re.sub(r"\tset addr6-set-meshmonitor-\w+ \{\n\t\}\n", "", NFT))
+    monkeypatch.setattr(sys.modules[__name__], "NFT", re.sub(r"\tset addr6-set-meshmonitor \{\n\t\}\n", "", NFT))
     result = run({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables"})
     assert result["hooked"][0]["ok"] and result["hooked"][0]["families"] == ["ipv4"]
     assert result["hooked"][0]["detail"] == "forward: meshmonitor-fwd 443,3001,8080 (tcp+udp; IPv4, IPv6 at its first IPv6 ban)"

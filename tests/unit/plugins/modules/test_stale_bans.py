@@ -13,8 +13,8 @@ LISTINGS = {
     ("nft", "list", "tables"): "table inet f2b-mm\ntable inet f2b-mm-recidive\n",
     ("iptables", "-w", "-S"): ("-P INPUT ACCEPT\n-N DOCKER-USER\n-N f2b-mm-fwd\n"
                                "-A DOCKER-USER -p tcp -m multiport --dports 3001 -j f2b-mm-fwd\n"
-                               "-A f2b-mm-fwd -m set --match-set f2b-mm-fwd src -j DROP\n-A f2b-mm-fwd -j RETURN\n"),
-    ("ipset", "list", "-n"): "f2b-mm-fwd\nf2b6-mm-fwd\nf2b-unrelated\n",
+                               "-A f2b-mm-fwd -m set --match-set f2b-mm src -j DROP\n-A f2b-mm-fwd -j RETURN\n"),
+    ("ipset", "list", "-n"): "f2b-mm\nf2b6-mm\nf2b-unrelated\n",
 }
 
 
@@ -56,12 +56,12 @@ def test_nftables_kept_for_the_running_jail_and_iptables_objects_removed_in_orde
     module = FakeModule(keep=["mm"])
     result = run(module)
     assert result["changed"]
-    assert result["removed"] == {"tables": ["inet f2b-mm-recidive"], "chains": ["f2b-mm-fwd"], "ipsets": ["f2b-mm-fwd", "f2b6-mm-fwd"]}
+    assert result["removed"] == {"tables": ["inet f2b-mm-recidive"], "chains": ["f2b-mm-fwd"], "ipsets": ["f2b-mm", "f2b6-mm"]}
     assert module.changes == [
         ["nft", "delete", "table", "inet", "f2b-mm-recidive"],
         ["iptables", "-w", "-D", "DOCKER-USER", "-p", "tcp", "-m", "multiport", "--dports", "3001", "-j", "f2b-mm-fwd"],
         ["iptables", "-w", "-F", "f2b-mm-fwd"], ["iptables", "-w", "-X", "f2b-mm-fwd"],
-        ["ipset", "destroy", "f2b-mm-fwd"], ["ipset", "destroy", "f2b6-mm-fwd"]]
+        ["ipset", "destroy", "f2b-mm"], ["ipset", "destroy", "f2b6-mm"]]
 
 
 def test_check_mode_says_what_would_go_and_changes_nothing():
