@@ -310,11 +310,22 @@ def check_metrics(metrics_file, interval, mtime, now):
     return _item("metrics fresh", age <= limit, "%s written %d s ago (every %s s)%s" % (metrics_file, age, interval, hint), "WARN")
 
 
+def check_boot(unit, state):
+    """unit: the recorded unit making the bans at boot ('' from an earlier release); state: `systemctl is-enabled`'s answer."""
+    check = "bans made at boot before Docker"
+    if not unit:
+        return _item(check, False, "the record names no such unit (written by an earlier release): run site.yml", "WARN")
+    if state == "enabled":
+        return _item(check, True, "%s is enabled: after a reboot the bans and the origin lock exist before any container serves" % unit)
+    return _item(check, False, "%s is %s: after a reboot, banned addresses are served (and the origin open) until fail2ban "
+                 "starts; run site.yml" % (unit, state or "missing"))
+
+
 def judge(seen, record, now, max_age):
     """Every check, in the order the report prints them.
 
     seen: what the doctor module observed (jails, logpath, log, lines, counted, matched, exposure, operator,
-    covered_by, meshmonitor, cloudflare, metrics_mtime); record: what the jail role recorded.
+    covered_by, meshmonitor, cloudflare, metrics_mtime, boot_unit); record: what the jail role recorded.
     """
     exposure = seen["exposure"]
     hooked = exposure.get("hooked", [])
@@ -338,4 +349,5 @@ def judge(seen, record, now, max_age):
         check_tls(record["topology"]),
         check_default_password(seen.get("meshmonitor")),
         check_metrics(record.get("metrics_file"), record.get("metrics_interval", 15), seen.get("metrics_mtime"), now),
+        check_boot(record.get("boot_unit", ""), seen.get("boot_unit")),
     ] + check_config_issues(seen.get("meshmonitor"))

@@ -28,7 +28,8 @@ description:
     the operator's address covered by C(ignoreip); the log's clock against the host's; TLS in front of MeshMonitor;
     MeshMonitor's admin no longer signing in with its default password (MeshMonitor is asked, the password is never
     tried); and, for each URL browsers open MeshMonitor at, every issue MeshMonitor's own configuration check reports
-    (C(ALLOWED_ORIGINS), C(COOKIE_SECURE)), a refused origin being a V(FAIL).
+    (C(ALLOWED_ORIGINS), C(COOKIE_SECURE)), a refused origin being a V(FAIL); the metrics file fresh (when on); and
+    the unit that makes the bans and the origin lock at boot, before Docker, enabled.
   - Changes nothing; the module itself fails only when the host has no record of the jail.
   - The collection's C(meshmonitor.fail2ban.doctor) playbook runs it on every host and prints the table.
 options:
@@ -166,6 +167,9 @@ def observe(module, record):
     seen["cloudflare"] = ask_cloudflare(module, record)
     metrics_file = record.get("metrics_file")
     seen["metrics_mtime"] = os.stat(metrics_file).st_mtime if metrics_file and os.path.exists(metrics_file) else None
+    systemctl = module.get_bin_path("systemctl")
+    if record.get("boot_unit") and systemctl:
+        seen["boot_unit"] = module.run_command([systemctl, "is-enabled", record["boot_unit"]])[1].strip()
     if params["operator_ip"] and running:
         seen["operator"] = params["operator_ip"]
         seen["covered_by"] = covering_entry(seen["operator"], ignoreip)

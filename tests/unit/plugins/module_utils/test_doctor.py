@@ -19,7 +19,7 @@ HOOKED = [{"hook": "forward", "ok": True, "detail": "forward: meshmonitor-fwd dr
 PATHS = [{"hook": "forward", "ports": [3001], "protocols": ["tcp"]}, {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
 RECORD = {"jail": "meshmonitor", "filter": 'meshmonitor[baseurl="", clients=direct, apiauth=off]', "firewall": "nftables",
           "topology": "docker", "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False,
-          "origin_lock": False, "failures_pattern": FAILURES}
+          "origin_lock": False, "failures_pattern": FAILURES, "boot_unit": "meshmonitor-fail2ban-bans"}
 
 
 URL = "http://127.0.0.1:8080"
@@ -39,7 +39,7 @@ def seen(**changes):
             "log": {"exists": True, "isreg": True, "readable": True, "mtime": LAST_LINE_EPOCH + 2},
             "lines": [LOGIN_401, PAGE_200, FROM_GATEWAY], "counted": 1, "matched": 1,
             "exposure": {"paths": PATHS, "summary": "published 8080 -> 3001", "hooked": HOOKED},
-            "operator": "192.0.2.10", "covered_by": "192.0.2.0/24", "meshmonitor": MESHMONITOR}
+            "operator": "192.0.2.10", "covered_by": "192.0.2.0/24", "meshmonitor": MESHMONITOR, "boot_unit": "enabled"}
     base.update(changes)
     return base
 
@@ -59,7 +59,8 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
         "clients logged as themselves, not as Docker's gateway", "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
         "Cloudflare accepts the token", "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
-        "default admin password no longer works", "metrics fresh", "MeshMonitor's own configuration check (https://mesh.example.org)"]
+        "default admin password no longer works", "metrics fresh", "bans made at boot before Docker",
+        "MeshMonitor's own configuration check (https://mesh.example.org)"]
     assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
     assert by_check(report, "TLS in front of MeshMonitor")["verdict"] == "WARN"
     assert by_check(report, "combined format with client address")["detail"] == "clients 198.51.100.7, 192.0.2.10, 172.18.0.1"
@@ -332,3 +333,11 @@ def test_a_relayed_binding_fails_the_host_and_says_what_to_do():
     item = by_check(doctor.judge(seen(exposure=exposure), RECORD, LAST_LINE_EPOCH + 10, 86400), CLIENTS)
     assert item["verdict"] == "FAIL"
     assert item["detail"].startswith("Docker's userland proxy relays the clients of mm [::]:8080/tcp (IPv6): Docker has no NAT rule")
+
+
+def test_the_unit_making_the_bans_at_boot_must_be_enabled():
+    assert doctor.check_boot("meshmonitor-fail2ban-bans", "enabled")["verdict"] == "OK"
+    disabled = doctor.check_boot("meshmonitor-fail2ban-bans", "disabled")
+    assert disabled["verdict"] == "FAIL" and "served" in disabled["detail"] and "site.yml" in disabled["detail"]
+    assert doctor.check_boot("meshmonitor-fail2ban-bans", None)["detail"].startswith("meshmonitor-fail2ban-bans is missing")
+    assert doctor.check_boot("", None)["verdict"] == "WARN"

@@ -73,6 +73,8 @@ class FakeModule:
             return 0, json.dumps([PUBLISHED]), ""
         if name in ("iptables", "ip6tables") and args[2:] == ["-t", "nat", "-S", "DOCKER"]:
             return 0, NAT if name == "iptables" else "", ""
+        if name == "systemctl" and args[1:] == ["is-enabled", "meshmonitor-fail2ban-bans"]:
+            return 0, "enabled\n", ""
         if name == "nft":
             return 0, NFT.format(jail=args[4][4:], label=LABELS[args[4]]) if args[4] in self.tables else "", ""
         raise AssertionError(args)
@@ -101,7 +103,7 @@ def host(tmp_path):
                                   "container_port": 3001, "paths": []},
               "ban_paths": PATHS, "docker_gateways": ["172.18.0.1"], "cloudflare": False, "origin_lock": False,
               "url": "http://127.0.0.1:8080", "public_urls": ["https://mesh.example.org"],
-              "firewall_labels": {"main": "garden", "sync": "garden-copy"}}
+              "firewall_labels": {"main": "garden", "sync": "garden-copy"}, "boot_unit": "meshmonitor-fail2ban-bans"}
     (facts / "meshmonitor_fail2ban_garden.fact").write_text(json.dumps(record))
     (facts / "other.fact").write_text("[section]\nkey=value\n")
     return {"fact_path": str(facts), "logpath": str(log)}
