@@ -450,3 +450,57 @@ def test_boot_makes_every_jails_objects_and_loads_its_bans(tmp_path):
         return types.SimpleNamespace(returncode=255, stdout="", stderr="bad config")
 
     assert nft.boot(now=now, run=failing) == 1
+
+
+# The action runs inside fail2ban and cannot import the collection: the names and shapes it makes
+# must be those the collection's module_utils read (doctor, exposure_info, stale_bans).
+
+def collection_module_utils(name):
+    """plugins/module_utils/<name>.py, imported as Ansible would, without Ansible."""
+    import sys
+    package = "ansible_collections.meshmonitor.fail2ban.plugins.module_utils"
+    parts = package.split(".")
+    stand_ins = dict((".".join(parts[:depth]), types.ModuleType(".".join(parts[:depth]))) for depth in range(1, len(parts) + 1))
+    stand_ins[package + ".exposure"] = exposure
+    added = [key for key in stand_ins if key not in sys.modules]
+    for key in added:  # for this import only: the other tests import the real collection
+        sys.modules[key] = stand_ins[key]
+    try:
+        spec = importlib.util.spec_from_file_location(package + "." + name, ROOT / "plugins/module_utils" / (name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for key in added:
+            del sys.modules[key]
+    return module
+
+
+def as_listed(script):
+    """The objects of an nft start script, as `nft list table` prints them."""
+    sets, chains, table = [], {}, None
+    for line in script.splitlines():
+        words = line.split()
+        if words[:2] == ["add", "set"]:
+            sets.append("\tset %s {\n\t}\n" % words[4])
+        elif words[:2] == ["add", "rule"]:
+            table = words[3]
+            rule = " ".join(words[5:]).replace("{ 8080 }", "8080").replace("counter drop", "counter packets 0 bytes 0 drop")
+            chains.setdefault(words[4], []).append("\t\t" + rule + "\n")
+    return "table inet %s {\n%s%s}\n" % (table, "".join(sets), "".join(
+        "\tchain %s {\n%s\t}\n" % (chain, "".join(rules)) for chain, rules in chains.items()))
+
+
+def test_the_objects_the_action_makes_are_the_ones_the_collection_reads():
+    paths = nft.parse_paths(PATHS)
+    listing = as_listed(nft.start_script("f2b-mm", paths, "mm", NOTHING))
+    wanted = [{"hook": "forward", "ports": [3001, 8080], "protocols": ["tcp", "udp"]},
+              {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
+    hooked = exposure.check_hooked(wanted, exposure.parse_firewall_rules("nftables", listing), {"forward": "mm-fwd", "input": "mm-in"},
+                                   started=exposure.started_actions("nftables", listing))
+    assert [(item["ok"], item["families"]) for item in hooked] == [(True, ["ipv4", "ipv6"])] * 2, hooked
+    ban_objects = collection_module_utils("ban_objects")
+    owned = set((kind, name) for dummy, kind, name in ban_objects.owned_objects({"jail": "mm", "label": "mm"}))
+    assert ("tables", "inet " + nft.TABLE_PREFIX + "mm") in owned
+    assert set(("ipsets", line.split()[1]) for line in nft.ipset_create_lines("mm")) <= owned
+    assert set(("chains", chain) for family in nft.FAMILIES for chain in nft.ban_chains(paths, "mm", family)[0]) <= owned
+    assert set(path["name"] for path in paths) <= set(ban_objects.path_names("mm").values())
