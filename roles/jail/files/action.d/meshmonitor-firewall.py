@@ -164,6 +164,15 @@ def seconds_left(ban_start, bantime, now):
     return max(0, int(ban_start + bantime - now + 0.999))
 
 
+def ban_times(ban_start, bantime, now):
+    """(the element's ban time, what it has left) of a ban, both None for a permanent one; None when the
+    ban is over. The ban time is at least what is left (a ban restored after a reboot lists as it did)."""
+    left = seconds_left(ban_start, bantime, now)
+    if left == 0:
+        return None
+    return (None if left is None else max(left, int(bantime))), left
+
+
 def element_lines(change, table, sets, ip, bantime=None, left=None):
     """nft lines for one change of one address in each of sets: ban, unban, or prolong. bantime: the
     ban's length in seconds (None: for good); left: what it has left. The element's timeout is the
@@ -529,14 +538,9 @@ class Action(ActionBase):
     def _change(self, change, aInfo):
         if self.mode == "lock":  # the lock bans nobody
             return
-        ip = str(aInfo["ip"])
-        bantime = left = None
-        if change != "unban":
-            left = seconds_left(aInfo["time"], aInfo["bantime"], time.time())
-            if left == 0:
-                return
-            bantime = None if left is None else max(left, int(aInfo["bantime"]))
-        self._queue(self.backend.change_lines(change, ip, bantime, left))
+        times = (None, None) if change == "unban" else ban_times(aInfo["time"], aInfo["bantime"], time.time())
+        if times is not None:
+            self._queue(self.backend.change_lines(change, str(aInfo["ip"]), *times))
 
     def _queue(self, lines):
         with self._cond:
@@ -677,10 +681,9 @@ def boot(action_file=__file__, now=None, run=None):
             lines = []
             if action.mode == "ban" and dbfile:
                 for ip, timeofban, bantime in current_bans(dbfile, use["jail"], now):
-                    if not covered(ip, use["ignoreip"]):
-                        left = seconds_left(timeofban, bantime, now)
-                        if left != 0:
-                            lines += action.backend.change_lines("ban", ip, None if left is None else max(left, bantime), left)
+                    times = None if covered(ip, use["ignoreip"]) else ban_times(timeofban, bantime, now)
+                    if times is not None:
+                        lines += action.backend.change_lines("ban", ip, *times)
             for first in range(0, len(lines), BATCH):
                 error = action.backend.apply("\n".join(lines[first:first + BATCH]) + "\n")
                 if error is not None:
