@@ -504,3 +504,61 @@ def test_the_objects_the_action_makes_are_the_ones_the_collection_reads():
     assert set(("ipsets", line.split()[1]) for line in nft.ipset_create_lines("mm")) <= owned
     assert set(("chains", chain) for family in nft.FAMILIES for chain in nft.ban_chains(paths, "mm", family)[0]) <= owned
     assert set(path["name"] for path in paths) <= set(ban_objects.path_names("mm").values())
+
+
+def fail2ban_filter_module():
+    """fail2ban.server.filter from the copy `make setup` unpacks into .venv (Debian's own package)."""
+    import sys
+    unpacked = ROOT / ".venv/fail2ban/usr/lib/python3/dist-packages"
+    if not unpacked.is_dir():
+        raise AssertionError("fail2ban not found: run `make setup` (it unpacks Debian's fail2ban into .venv)")
+    sys.path.insert(0, str(unpacked))
+    try:
+        from fail2ban.server import filter as fail2ban_filter
+    finally:
+        sys.path.remove(str(unpacked))
+    return fail2ban_filter
+
+
+def test_fail2ban_never_holds_a_long_line_and_reads_on_after_it(tmp_path):
+    import tracemalloc
+    fail2ban_filter = fail2ban_filter_module()
+    assert nft.bound_log_reading(fail2ban_filter) is True
+    assert nft.bound_log_reading(fail2ban_filter) is False  # a second jail's load changes nothing
+    log = tmp_path / "access.log"
+    good = b'::ffff:192.0.2.7 - - [06/Dec/2026:07:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+    log.write_bytes(good)
+    container = fail2ban_filter.FileContainer(str(log), "UTF-8", tail=False)
+
+    def read_all():
+        lines = []
+        assert container.open()
+        while True:
+            line = container.readline()
+            if line is None:
+                break
+            lines.append(line)
+        container.close()
+        return lines
+
+    assert read_all() == [good.decode().rstrip("\n")]
+    # A line of 8 MB with no end yet: it reads as unfinished (fail2ban waits), holding no more
+    # than the limit, poll after poll.
+    with log.open("ab") as handle:
+        handle.write(b"a" * (8 << 20))
+    tracemalloc.start()
+    assert read_all() == [] and read_all() == []
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * nft.LINE_LIMIT, peak  # (the line is 128 times that)
+    # Once it ends it is skipped, and the lines after it are read.
+    with log.open("ab") as handle:
+        handle.write(b"a" * 1000 + b"\n" + good)
+    assert read_all() == [nft.SKIPPED_LINE.decode().rstrip("\n"), good.decode().rstrip("\n")]
+    # A line short of the limit is read whole, unfinished or not.
+    with log.open("ab") as handle:
+        handle.write(b"b" * 1000)
+    assert read_all() == []
+    with log.open("ab") as handle:
+        handle.write(b"\n")
+    assert read_all() == ["b" * 1000]

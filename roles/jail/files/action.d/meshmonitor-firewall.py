@@ -420,6 +420,95 @@ class Iptables(object):
 BACKENDS = {"nftables": Nftables, "iptables": Iptables}
 
 
+# fail2ban reads a log line to its end however long it is (FileContainer.readline), and reads it
+# again at every poll while it has no end: whatever runs in MeshMonitor's container owns the log and
+# pushed fail2ban to 1 GB with one unterminated line of a few hundred MB. This file is the one piece
+# of the collection fail2ban runs in its own process, before its jails read their logs, so it bounds
+# fail2ban's file reading there: no line is held beyond LINE_LIMIT bytes (Node refuses requests with
+# more than 16 KiB of headers, so no real request makes a longer access log line); a longer line is
+# skipped once it ends (read as SKIPPED_LINE), and until it ends it reads as unfinished, as fail2ban
+# expects of a line still being written.
+LINE_LIMIT = 64 * 1024
+
+
+# What fail2ban reads in place of a skipped line: no filter matches it (fail2ban fails on an empty
+# line).
+SKIPPED_LINE = b"meshmonitor-fail2ban: a line longer than the limit was skipped\n"
+
+
+class BoundedLines(object):
+    """A log opened by fail2ban (binary, read only) whose readline() holds at most LINE_LIMIT bytes.
+    A long unfinished line is read through at each poll (the app role's rotation bounds the log)."""
+
+    last_skipped = None
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._unfinished = False
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def seek(self, *args):
+        self._unfinished = False
+        return self._handle.seek(*args)
+
+    def readline(self, size=-1):
+        if self._unfinished:
+            # fail2ban asks for the rest of the unfinished line it was given: there is none yet, so it
+            # seeks back to the line's start by the length of what it was given.
+            self._unfinished = False
+            return b""
+        handle = self._handle
+        if size is not None and 0 <= size <= LINE_LIMIT:
+            return handle.readline(size)
+        start = handle.tell()
+        head = handle.readline(LINE_LIMIT)
+        if len(head) < LINE_LIMIT or head.endswith(b"\n"):
+            return head
+        while True:
+            part = handle.readline(LINE_LIMIT)
+            if part.endswith(b"\n"):
+                skipped = (getattr(handle, "name", "?"), start, handle.tell() - start)
+                if skipped != BoundedLines.last_skipped:  # fail2ban reads a first line twice
+                    BoundedLines.last_skipped = skipped
+                    logging.getLogger("fail2ban.meshmonitor").warning(
+                        "skipped a line of %d bytes at offset %d of %s (longer than %d)",
+                        skipped[2], start, skipped[0], LINE_LIMIT)
+                return SKIPPED_LINE
+            if len(part) < LINE_LIMIT:
+                handle.seek(start + len(head))
+                self._unfinished = True
+                return head
+
+
+def bounded_open(file, mode="r", *args, **kwargs):
+    handle = open(file, mode, *args, **kwargs)
+    return BoundedLines(handle) if mode == "rb" else handle
+
+
+bounded_open.bounds_lines = True
+
+
+def bound_log_reading(module):
+    """Make module (fail2ban.server.filter) open its logs through BoundedLines, once per process
+    (each jail loads this file anew)."""
+    if getattr(getattr(module, "open", None), "bounds_lines", False) or not hasattr(module, "FileContainer"):
+        return False
+    module.open = bounded_open
+    return True
+
+
+try:
+    from fail2ban.server import filter as fail2ban_filter
+    bound_log_reading(fail2ban_filter)
+except ImportError:  # the unit tests load this file without fail2ban
+    pass
+
+
 class Action(ActionBase):
 
     def __init__(self, jail, name, paths, label="", firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
