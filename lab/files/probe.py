@@ -39,6 +39,7 @@
 Requests to MeshMonitor's API carry a CSRF token, as its web UI and any serious attacker send them:
 a session cookie and X-CSRF-Token from GET <app>/api/csrf-token (CSRF=0 in the environment: none,
 so writes get MeshMonitor's 403).
+PROBE_SOURCE in the environment: the address every connection is made from (one of the client's own).
 Each connection attempt times out after 0.5 s: a dropped SYN is a ban. A refused connection
 (MeshMonitor down, or a firewall that rejects) is not: `blocked` keeps trying.
 """
@@ -59,10 +60,17 @@ MFA_LOGIN = {"username": "mfa-admin", "password": "mfa-lab-password"}
 MFA_CODE = "123456"
 
 
+def connection(parts, timeout):
+    """An HTTP connection to the URL's host (parts: urlsplit), from PROBE_SOURCE when set."""
+    source = os.environ.get("PROBE_SOURCE")
+    return http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
+
+
 def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None, target=None, http10=False):
     """Send one request; target, when given, is sent verbatim as the request target."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    conn = connection(parts, timeout=timeout)
     if http10:
         conn._http_vsn, conn._http_vsn_str = 10, "HTTP/1.0"
     try:
@@ -96,7 +104,7 @@ def csrf_headers(url, target, conn=None, extra=None):
         return {}
     parts = urllib.parse.urlsplit(url)
     own = conn is None
-    conn = conn or http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=3)
+    conn = conn or connection(parts, timeout=3)
     try:
         conn.request("GET", prefix + "/api/csrf-token", headers=extra or {})
         response = conn.getresponse()
@@ -122,7 +130,7 @@ class Session:
         self.headers = dict(headers or {})
 
     def send(self, method, path, body=None, form=False):
-        conn = http.client.HTTPConnection(self.parts.hostname, self.parts.port or 80, timeout=5)
+        conn = connection(self.parts, timeout=5)
         try:
             headers = dict(self.headers)
             data = None
@@ -163,7 +171,7 @@ def browser(url, origin, username, password):
 
 def keepalive(url, count, within, forged=None):
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=3)
+    conn = connection(parts, timeout=3)
     headers = {"Content-Type": "application/json"}
     if forged:
         headers["X-Forwarded-For"] = forged
@@ -202,7 +210,7 @@ def flood(url, connections, seconds):
     deadline = time.monotonic() + seconds
 
     def attacker(number):
-        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=1)
+        conn = connection(parts, timeout=1)
         try:
             headers = dict(csrf_headers(url, parts.path, conn), **{"Content-Type": "application/json"})
             attempt = 0

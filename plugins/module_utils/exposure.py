@@ -250,7 +250,8 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 
 # What the firewall holds: the jail's nftables action writes, in the jail's table, in the chain of
 # each path's hook, one rule per protocol such as "tcp dport { 80, 443 } ip saddr @addr-set-meshmonitor
-# counter packets 0 bytes 0 drop" (the jail's set, read by every path: the chain names the path), and on the forward
+# counter packets 0 bytes 0 drop" (the jail's set, read by every path: the chain names the path; in IPv6
+# "ip6 saddr != { <ignoreip> } ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-..."), and on the forward
 # hook one more with the original destination, "meta l4proto tcp ct original proto-dst { 80, 443 } ...";
 # its iptables action one jump per protocol such as "-A INPUT -p tcp -m multiport --dports 80,443 -j
 # f2b-meshmonitor-in", and on the forward path one per port and protocol such as "-A DOCKER-USER -p tcp
@@ -259,7 +260,9 @@ def plan_exposure(bindings, behind_proxy, proxy_ports, published_ports, containe
 # parsed with allow_only true.
 NFT_RULE = re.compile(r"\b(?P<protocol>tcp|udp) (?P<match>dport|ct original proto-dst) "
                       r"(?:\{ (?P<ports>[^}]*) \}|(?P<port>\d+|0x[0-9a-f]+(?: \[invalid type\])?)) "
-                      r"(?P<family>ip6?) saddr (?P<negated>!= )?@addr6?-set-(?P<action>\S+) (?:counter packets \d+ bytes \d+ )?drop\b")
+                      r"(?:ip6 saddr != (?:\{ [^}]* \}|[0-9a-f:./]+) )?"
+                      r"(?P<family>ip6?) saddr (?:& [0-9a-f:]+ (?:== )?)?(?P<negated>!= )?@addr6?-set-(?P<action>\S+) "
+                      r"(?:counter packets \d+ bytes \d+ )?drop\b")
 IPT_RULE = re.compile(r"^-A (?P<chain>\S+) (?P<before>(?:! )?-i \S+ )?-p (?P<protocol>tcp|udp) "
                       r"(?P<conntrack>-m conntrack --ctstate DNAT --ctdir ORIGINAL )?"
                       r"(?:-m multiport --dports (?P<ports>\S+)|-m conntrack --ctorigdstport (?P<original>\S+)) "

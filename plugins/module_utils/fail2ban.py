@@ -19,6 +19,10 @@ UNKNOWN_JAIL = re.compile(r"jail '([^']*)' does not exist")
 STATUS_FIELD = re.compile(r"^[\s|`-]*([A-Za-z][A-Za-z ]*):\s*(.*)$")
 BAN_WITH_TIME = re.compile(
     r"^(?P<ip>\S+)\s+(?P<start>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+ (?P<bantime>-?\d+) = (?P<end>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
+# The jail role's ban action counts and bans IPv6 per network of this prefix (IPV6_PREFIX in
+# roles/jail/files/action.d/meshmonitor-firewall.py): a jail's ban of an attacker's IPv6 address is
+# listed as its network's address.
+IPV6_PREFIX = 64
 COUNTERS = {
     "Currently failed": "currently_failed",
     "Total failed": "total_failed",
@@ -169,16 +173,27 @@ def covering_entry(address, ignoreip):
     return None
 
 
+def ban_ids(address):
+    """The entries of a jail's ban list that a ban of address can be: the address, and for IPv6 its
+    network's address (see IPV6_PREFIX)."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4 or ip.ipv4_mapped:
+        return [address]
+    network = str(ipaddress.ip_network("%s/%d" % (ip, IPV6_PREFIX), strict=False).network_address)
+    return [address] if network == address else [address, network]
+
+
 def plan_bans(wanted, banned, state, ignoreip=None, exclusive=False):
     """What to send to fail2ban: (to_ban, to_unban, skipped), each in the order of wanted (or banned).
 
     state present: ban the wanted addresses not yet banned, minus those ignoreip covers (skipped, with
     the entry that covers them); with exclusive, also unban every banned address not wanted.
-    state absent: unban the wanted addresses currently banned.
+    state absent: unban the wanted addresses currently banned, an IPv6 one also as its network.
     """
     banned_set = set(banned)
     if state == "absent":
-        return [], [ip for ip in wanted if ip in banned_set], []
+        found = [entry for ip in wanted for entry in ban_ids(ip) if entry in banned_set]
+        return [], sorted(set(found), key=found.index), []
     to_ban, skipped = [], []
     for ip in wanted:
         if ip in banned_set:

@@ -49,7 +49,10 @@ options:
     elements: str
     default: []
   state:
-    description: V(present) bans the addresses, V(absent) lifts their bans.
+    description:
+      - V(present) bans the addresses, V(absent) lifts their bans.
+      - The jail role's jails ban IPv6 per /64, listed as the network's address; V(absent) with any address of it lifts
+        that ban.
     type: str
     choices: [present, absent]
     default: present

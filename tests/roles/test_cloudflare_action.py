@@ -28,6 +28,19 @@ def test_a_ban_posts_a_rule_naming_its_holder():
     assert change == ("POST", {"mode": "block", "configuration": {"target": "ip", "value": "198.51.100.7"},
                                "notes": "meshmonitor.fail2ban 198.51.100.7 held by web1/meshmonitor"})
     assert cf.ban_change(None, "2001:db8::7", "web1/meshmonitor")[1]["configuration"]["target"] == "ip6"
+    assert cf.ban_change(None, "2001:db8::/64", "web1/meshmonitor")[1]["configuration"] == {
+        "target": "ip_range", "value": "2001:db8::/64"}
+
+
+def test_an_ipv6_ban_blocks_its_64_as_the_firewall_drops_it():
+    firewall_spec = importlib.util.spec_from_file_location(
+        "meshmonitor_firewall_action_for_cf", ROOT / "roles/jail/files/action.d/meshmonitor-firewall.py")
+    firewall = importlib.util.module_from_spec(firewall_spec)
+    firewall_spec.loader.exec_module(firewall)
+    assert cf.IPV6_PREFIX == firewall.IPV6_PREFIX
+    assert cf.block_value("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert cf.block_value("198.51.100.7") == "198.51.100.7"
+    assert cf.block_value("::ffff:198.51.100.7") == "198.51.100.7"
 
 
 def test_a_second_holder_joins_the_rule_and_a_present_one_changes_nothing():
@@ -66,15 +79,17 @@ def test_lookups_use_only_documented_filters():
     # Cloudflare lists configuration.target ip, ip_range, asn, country: "ip6" is not one of them,
     # and an IPv6 value is not a documented search; our notes are.
     assert cf.lookup_query("198.51.100.7")["configuration.target"] == "ip"
-    six = cf.lookup_query("2001:db8::7")
+    six = cf.lookup_query("2001:db8::/64")
     assert "configuration.target" not in six and "configuration.value" not in six
-    assert six["notes"] == "meshmonitor.fail2ban 2001:db8::7 held by"
+    assert six["notes"] == "meshmonitor.fail2ban 2001:db8::/64 held by"
 
 
 def test_the_rule_for_an_address_is_matched_as_an_address():
-    rules = [rule("198.51.100.70", "x", "a"), rule("2001:DB8:0::7", "y", "b")]
+    rules = [rule("198.51.100.70", "x", "a"), rule("2001:DB8:0::7", "y", "b"), rule("2001:DB8:0:1::/64", "z", "c")]
     assert cf.rule_for(rules, "198.51.100.7") is None
     assert cf.rule_for(rules, "2001:db8::7")["id"] == "b"
+    assert cf.rule_for(rules, "2001:db8:0:1::/64")["id"] == "c"
+    assert cf.rule_for(rules, "2001:db8::/64") is None
 
 
 # The action in a process of its own making, against the stand-in.
@@ -181,7 +196,14 @@ def test_ipv6_blocks_are_made_and_lifted(standin):
     main = standin.make("meshmonitor")
     main.ban({"ip": "2001:db8::66"})
     drain(main)
-    assert [r["value"] for r in standin.rules()] == ["2001:db8::66"]
+    assert [r["value"] for r in standin.rules()] == ["2001:db8::/64"]
+    # Another address of the /64, banned by another jail, holds the same block.
+    recidive = standin.make("meshmonitor-recidive")
+    recidive.ban({"ip": "2001:db8::67"})
+    drain(recidive)
+    assert [r["notes"] for r in standin.rules()] == [
+        "meshmonitor.fail2ban 2001:db8::/64 held by web1/meshmonitor, web1/meshmonitor-recidive"]
+    recidive.unban({"ip": "2001:db8::67"})
     main.unban({"ip": "2001:db8::66"})
     drain(main)
     assert standin.rules() == []
@@ -207,7 +229,8 @@ def test_at_start_a_jail_lets_go_of_blocks_of_bans_that_ran_out_while_it_was_dow
     standin.post("198.51.100.2", ["web1/meshmonitor", "web2/meshmonitor"])  # ran out here, held there
     standin.post("198.51.100.3", ["web1/meshmonitor"])                      # still banned
     standin.post("198.51.100.4", ["web1/meshmonitor-recidive"])             # another jail's
-    standin.post("2001:db8::1", ["web1/meshmonitor"])                       # banned, written another way
+    standin.post("2001:db8::1", ["web1/meshmonitor"])                       # an earlier release's: its ban blocks the /64 now
+    standin.post("2001:db8::/64", ["web1/meshmonitor"])                     # banned, written another way
     main = standin.make("meshmonitor", database=Database({"meshmonitor": ["198.51.100.3", "2001:db8:0::1"]}))
     main.start()
     drain(main)
@@ -215,7 +238,7 @@ def test_at_start_a_jail_lets_go_of_blocks_of_bans_that_ran_out_while_it_was_dow
     assert notes == ["meshmonitor.fail2ban 198.51.100.2 held by web2/meshmonitor",
                      "meshmonitor.fail2ban 198.51.100.3 held by web1/meshmonitor",
                      "meshmonitor.fail2ban 198.51.100.4 held by web1/meshmonitor-recidive",
-                     "meshmonitor.fail2ban 2001:db8::1 held by web1/meshmonitor"]
+                     "meshmonitor.fail2ban 2001:db8::/64 held by web1/meshmonitor"]
     assert len(standin.rules()) == 24
 
 

@@ -37,8 +37,9 @@ def test_a_new_table_gets_one_timeout_set_per_family_read_by_every_path():
         "add set inet f2b-mm addr-set-mm { type ipv4_addr; flags timeout; }",
         "add set inet f2b-mm addr6-set-mm { type ipv6_addr; flags timeout; }"]
     assert "add rule inet f2b-mm forward udp dport { 3001, 8080 } ip saddr @addr-set-mm counter drop" in script
+    # IPv6: the source's /64 is looked up (a ban's element is its network's address).
     assert ("add rule inet f2b-mm forward meta l4proto tcp ct original proto-dst { 3001, 8080 } "
-            "ip6 saddr @addr6-set-mm counter drop") in script
+            "ip6 saddr & ffff:ffff:ffff:ffff:: @addr6-set-mm counter drop") in script
     assert "add rule inet f2b-mm input tcp dport { 8080 } ip saddr @addr-set-mm counter drop" in script
     assert "proto-dst" not in "".join(line for line in script.splitlines() if " input " in line)
     # nft 1.0 re-reads every interval set of the ruleset on each call.
@@ -131,7 +132,7 @@ def test_a_wave_of_bans_costs_a_few_nft_calls(tmp_path):
     assert scripts[0].startswith("add table inet f2b-mm")
     # One element per address: the jail's set serves both paths.
     assert elements.count("add element") == 3001
-    assert "10.0.11.250 timeout 600s expires 600s" in elements and "add element inet f2b-mm addr6-set-mm { 2001:db8::1 }" in elements
+    assert "10.0.11.250 timeout 600s expires 600s" in elements and "add element inet f2b-mm addr6-set-mm { 2001:db8:: }" in elements
     # One call to make the table, then one per batch: not one per address.
     assert len(scripts) <= 1 + 6 * 2000 // nft.BATCH + 3
 
@@ -264,15 +265,17 @@ def test_iptables_bans_go_to_ipset_in_batches_and_stay_at_stop(tmp_path):
     action.flush()
     action.stop()
     texts = [path.read_text() for path in sorted(calls.iterdir())]
-    assert texts[0] == ("ipset -exist restore\ncreate f2b-mm hash:ip family inet timeout 0 maxelem 1048576\n"
-                        "create f2b6-mm hash:ip family inet6 timeout 0 maxelem 1048576\n")
-    assert [text.split("\n")[0] for text in texts[1:7]] == [
+    # (this ipset lists no set: there is no earlier IPv6 set to remake)
+    assert texts[0] == "ipset list -t f2b6-mm\n"
+    assert texts[1] == ("ipset -exist restore\ncreate f2b-mm hash:ip family inet timeout 0 maxelem 1048576\n"
+                        "create f2b6-mm hash:ip family inet6 timeout 0 maxelem 1048576 netmask 64\n")
+    assert [text.split("\n")[0] for text in texts[2:8]] == [
         "iptables -w -N DOCKER-USER", "iptables -w -S", "iptables-restore -w --noflush",
         "ip6tables -w -N DOCKER-USER", "ip6tables -w -S", "ip6tables-restore -w --noflush"]
-    adds = "".join(texts[7:made])
+    adds = "".join(texts[8:made])
     assert adds.count("\nadd ") + adds.startswith("add ") == 3001
-    assert "add f2b-mm 10.0.11.250 timeout 600" in adds and "add f2b6-mm 2001:db8::1 timeout 0" in adds
-    assert made - 7 <= 3 * 2000 // nft.BATCH + 3
+    assert "add f2b-mm 10.0.11.250 timeout 600" in adds and "add f2b6-mm 2001:db8:: timeout 0" in adds
+    assert made - 8 <= 3 * 2000 // nft.BATCH + 3
     # Unban of all empties the sets; fail2ban's stop keeps them.
     assert texts[made:] == ["ipset -exist restore\nflush f2b-mm\nflush f2b6-mm\n"]
 
@@ -358,8 +361,9 @@ def test_start_lets_go_of_the_addresses_fail2ban_will_not_ban_again(tmp_path):
     program, calls = fake_nft(tmp_path)
     # Every set lists the same addresses: two of them banned in the database, one covered by
     # ignoreip, one whose ban ended while fail2ban was down.
+    # 2001:db8::5 is an element of an earlier release (one IPv6 address): its ban is its /64 now.
     listing = json.dumps({"nftables": [{"set": {"name": "s", "elem": [
-        {"elem": {"val": "192.0.2.7", "timeout": 600, "expires": 500}}, "192.0.2.8", "198.51.100.3", "2001:db8::5"]}}]})
+        {"elem": {"val": "192.0.2.7", "timeout": 600, "expires": 500}}, "192.0.2.8", "198.51.100.3", "2001:db8::5", "2001:db8::"]}}]})
     (tmp_path / "nft").write_text("#!/bin/sh\n[ \"$2\" = list ] && [ \"$3\" = set ] && { echo '%s'; exit 0; }\n"
                                   "[ \"$1\" = -j ] && exit 1\ncat > \"%s/$(date +%%s%%N)-$$\"\n" % (listing, calls))
     action = nft.Action(RestoringJail(), "meshmonitor-firewall", PATHS, label="mm", bindir=program)
@@ -368,7 +372,8 @@ def test_start_lets_go_of_the_addresses_fail2ban_will_not_ban_again(tmp_path):
     removed = "".join(path.read_text() for path in sorted(calls.iterdir())[1:])
     for ip in ("192.0.2.8", "198.51.100.3"):
         assert "delete element inet f2b-mm addr-set-mm { %s }" % ip in removed
-    assert "192.0.2.7" not in removed and "2001:db8::5" not in removed
+    assert "delete element inet f2b-mm addr6-set-mm { 2001:db8::5 }" in removed
+    assert "192.0.2.7" not in removed and "{ 2001:db8:: }" not in removed
 
 
 def test_without_a_database_every_element_stays(tmp_path):
@@ -441,7 +446,7 @@ def test_boot_makes_every_jails_objects_and_loads_its_bans(tmp_path):
     assert any(script.startswith("table ip f2b-mm-cf-in") for script in scripts)
     loaded = "".join(script for script in scripts if script.startswith("add element"))
     assert "add element inet f2b-mm addr-set-mm { 192.0.2.7 timeout 600s expires 500s }" in loaded
-    assert "add element inet f2b-mm addr6-set-mm { 2001:db8::5 }" in loaded
+    assert "add element inet f2b-mm addr6-set-mm { 2001:db8:: }" in loaded
     assert "add element inet f2b-other addr-set-o { 192.0.2.11 timeout 600s expires 500s }" in loaded
     for ip in ("192.0.2.8", "192.0.2.9", "192.0.2.10"):
         assert ip not in loaded
@@ -485,6 +490,7 @@ def as_listed(script):
         elif words[:2] == ["add", "rule"]:
             table = words[3]
             rule = " ".join(words[5:]).replace("{ 8080 }", "8080").replace("counter drop", "counter packets 0 bytes 0 drop")
+            rule = rule.replace(":: @", ":: == @").replace("!= { fd00::30 }", "!= fd00::30")
             chains.setdefault(words[4], []).append("\t\t" + rule + "\n")
     return "table inet %s {\n%s%s}\n" % (table, "".join(sets), "".join(
         "\tchain %s {\n%s\t}\n" % (chain, "".join(rules)) for chain, rules in chains.items()))
@@ -492,12 +498,14 @@ def as_listed(script):
 
 def test_the_objects_the_action_makes_are_the_ones_the_collection_reads():
     paths = nft.parse_paths(PATHS)
-    listing = as_listed(nft.start_script("f2b-mm", paths, "mm", NOTHING))
+    listing = as_listed(nft.start_script("f2b-mm", paths, "mm", NOTHING, spared6=["fd00::30"]))
+    assert "ip6 saddr != fd00::30 ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-mm counter packets 0 bytes 0 drop" in listing
     wanted = [{"hook": "forward", "ports": [3001, 8080], "protocols": ["tcp", "udp"]},
               {"hook": "input", "ports": [8080], "protocols": ["tcp"]}]
     hooked = exposure.check_hooked(wanted, exposure.parse_firewall_rules("nftables", listing), {"forward": "mm-fwd", "input": "mm-in"},
                                    started=exposure.started_actions("nftables", listing))
     assert [(item["ok"], item["families"]) for item in hooked] == [(True, ["ipv4", "ipv6"])] * 2, hooked
+    assert collection_module_utils("fail2ban").IPV6_PREFIX == nft.IPV6_PREFIX
     ban_objects = collection_module_utils("ban_objects")
     owned = set((kind, name) for dummy, kind, name in ban_objects.owned_objects({"jail": "mm", "label": "mm"}))
     assert ("tables", "inet " + nft.TABLE_PREFIX + "mm") in owned
@@ -562,3 +570,61 @@ def test_fail2ban_never_holds_a_long_line_and_reads_on_after_it(tmp_path):
     with log.open("ab") as handle:
         handle.write(b"\n")
     assert read_all() == ["b" * 1000]
+
+
+# IPv6 per /64 (IPV6_PREFIX)
+
+def test_an_ipv6_ban_is_its_64_and_ignoreip_is_never_dropped():
+    assert nft.ban_address("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::"
+    assert nft.ban_address("2001:DB8::1") == "2001:db8::"
+    assert nft.ban_address("::ffff:192.0.2.7") == "192.0.2.7" and nft.ban_address("192.0.2.7") == "192.0.2.7"
+    assert nft.spared_networks(["127.0.0.1/8", "::1", "2001:db8:5::/48", "fd00::30/128", "example.org", "::ffff:10.0.0.1"]) == [
+        "2001:db8:5::/48", "::1", "fd00::30"]
+    assert nft.source_match("ipv6", "mm", ["::1", "fd00::30"]) == (
+        "ip6 saddr != { ::1, fd00::30 } ip6 saddr & ffff:ffff:ffff:ffff:: @addr6-set-mm")
+    assert nft.source_match("ipv4", "mm", ["fd00::30"]) == "ip saddr @addr-set-mm"
+    bodies, dummy = nft.ban_chains(nft.parse_paths(PATHS), "mm", "ipv6", ["fd00::30"])
+    assert bodies["f2b-mm-in"] == ["-s fd00::30 -j RETURN", "-m set --match-set f2b6-mm src -j DROP", "-j RETURN"]
+    assert nft.ban_chains(nft.parse_paths(PATHS), "mm", "ipv4", ["fd00::30"])[0]["f2b-mm-in"][0].startswith("-m set")
+
+
+def test_an_ipv6_ipset_of_an_earlier_release_is_remade_with_its_bans():
+    assert nft.ipset_netmask("Header: family inet6 hashsize 1024 maxelem 1048576 netmask 64 timeout 0") == 64
+    assert nft.ipset_netmask("Header: family inet6 hashsize 1024 maxelem 1048576 timeout 0") is None
+    saved = "create f2b6-mm hash:ip family inet6 timeout 0\nadd f2b6-mm 2001:db8::66 timeout 500\nadd f2b6-mm 2001:db8:1::7 timeout 0\n"
+    assert nft.ipset_remake_lines("f2b6-mm", "mm-remake-1", "ipv6", saved) == [
+        "create mm-remake-1 hash:ip family inet6 timeout 0 maxelem 1048576 netmask 64",
+        "add mm-remake-1 2001:db8:: timeout 500", "add mm-remake-1 2001:db8:1:: timeout 0",
+        "swap f2b6-mm mm-remake-1", "destroy mm-remake-1"]
+
+
+def fail2ban_server_module(name):
+    """fail2ban.server.<name> from the copy `make setup` unpacks into .venv."""
+    import importlib
+    import sys
+    fail2ban_filter_module()
+    unpacked = ROOT / ".venv/fail2ban/usr/lib/python3/dist-packages"
+    sys.path.insert(0, str(unpacked))
+    try:
+        return importlib.import_module("fail2ban.server." + name)
+    finally:
+        sys.path.remove(str(unpacked))
+
+
+def test_ipv6_failures_count_against_their_64_in_fail2bans_own_fail_manager():
+    failmanager = fail2ban_server_module("failmanager")
+    ticket = fail2ban_server_module("ticket")
+    manager = failmanager.FailManager()
+    manager.setMaxRetry(3)
+    jail = types.SimpleNamespace(filter=types.SimpleNamespace(failManager=manager))
+    assert nft.count_per_network(jail) is True and nft.count_per_network(jail) is False
+    now = __import__("time").time()
+    # Three addresses of one /64 make three failures of it; an IPv4 address counts on its own.
+    attempts = [manager.addFailure(ticket.FailTicket("2001:db8:1:2::%d" % n, now)) for n in (1, 2, 3)]
+    assert attempts == [1, 2, 3]
+    assert manager.addFailure(ticket.FailTicket("192.0.2.7", now)) == 1
+    assert manager.addFailure(ticket.FailTicket("2001:db8:1:3::1", now)) == 1
+    # The filter asks to ban the address whose failure reached maxretry: the /64 is banned, and
+    # its first address stays the ticket's address (what AbuseIPDB is told).
+    banned = manager.toBan(ticket.FailTicket("2001:db8:1:2::3", now).getID())
+    assert str(banned.getID()) == "2001:db8:1:2::" and str(banned.getIP()) == "2001:db8:1:2::1"

@@ -11,8 +11,10 @@
 #     host-b/meshmonitor-sync"); a ban adds its host/jail, an unban removes it, and the rule is
 #     deleted with its last holder. Holders are compared exactly: no host or jail lifts a block
 #     another still holds. A rule someone made by hand is never changed nor deleted.
+#   - An IPv6 ban blocks the address's /64 (an IP range rule: Cloudflare takes /64 ranges), as the
+#     firewall action drops it: IPv6 is counted and banned per /64 (IPV6_PREFIX there).
 #   - Rules are looked up with the filters Cloudflare documents: an IPv4 address by its value, an
-#     IPv6 address by the notes this action writes. A failed lookup does not prevent the block.
+#     IPv6 range by the notes this action writes. A failed lookup does not prevent the block.
 #   - Bans restored at start find their holder already there and change nothing; a stop leaves the
 #     rules (flush does nothing), so a restart or reboot neither lifts nor posts blocks again.
 #   - At start the action lets go of every rule it holds for an address its jail no longer bans (the
@@ -43,13 +45,35 @@ HOLDER = re.compile(r"^[A-Za-z0-9_.:-]+/[A-Za-z0-9_.-]+$")
 DUPLICATE = "duplicate"
 # Rules per page when listing this action's rules (Cloudflare allows up to 1000).
 PAGE_SIZE = 500
+# The firewall action's IPV6_PREFIX (meshmonitor-firewall.py).
+IPV6_PREFIX = 64
+
+
+def block_value(ip):
+    """What the zone's rule for a ban of ip blocks: the address, or for IPv6 its /IPV6_PREFIX range."""
+    address = ipaddress.ip_address(ip)
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return ipaddress.ip_network("%s/%d" % (address, IPV6_PREFIX), strict=False).compressed
+    return str(address)
+
+
+def normal_address(text):
+    """An address or range in one written form (a /32 or /128 range as its address)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return text
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else network.compressed
 
 
 def same_address(one, other):
-    try:
-        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
-    except ValueError:
-        return False
+    return one is not None and other is not None and normal_address(one) == normal_address(other)
 
 
 def notes_for(ip, holders):
@@ -65,8 +89,9 @@ def holders_of(notes):
 
 
 def lookup_query(ip):
-    """The query listing the rules for ip, with the filters Cloudflare's API reference lists."""
-    if ipaddress.ip_address(ip).version == 4:
+    """The query listing the rules for ip (an address or a block_value range), with the filters
+    Cloudflare's API reference lists."""
+    if "/" not in ip and ipaddress.ip_address(ip).version == 4:
         return {"mode": "block", "configuration.target": "ip", "configuration.value": ip, "per_page": "50"}
     return {"mode": "block", "notes": "%s %s held by" % (MARK, ip), "per_page": "50"}
 
@@ -82,9 +107,8 @@ def rule_for(rules, ip):
 def ban_change(rule, ip, holder):
     """What a ban by holder makes of the address's rule: ("POST", body), ("PATCH", id, body) or None."""
     if rule is None:
-        return ("POST", {"mode": "block", "configuration": {"target": "ip" if ipaddress.ip_address(ip).version == 4 else "ip6",
-                                                            "value": ip},
-                         "notes": notes_for(ip, [holder])})
+        target = "ip_range" if "/" in ip else ("ip" if ipaddress.ip_address(ip).version == 4 else "ip6")
+        return ("POST", {"mode": "block", "configuration": {"target": target, "value": ip}, "notes": notes_for(ip, [holder])})
     holders = holders_of(rule.get("notes"))
     if holders is None or holder in holders:
         return None
@@ -107,13 +131,6 @@ def unban_change(rule, ip, holder):
 def marked_query(page):
     """One page of the zone's block rules this action's kind wrote (notes contain MARK)."""
     return {"mode": "block", "notes": MARK, "per_page": str(PAGE_SIZE), "page": str(page)}
-
-
-def normal_address(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
 
 
 def orphaned_changes(rules, holder, banned):
@@ -240,17 +257,18 @@ class Action(ActionBase):
         self.client = Client(url, headerfile, float(timeout))
 
     def ban(self, aInfo):
-        self.shared.calls.put(lambda ip=str(aInfo["ip"]): self._change(ip, ban_change, "block"))
+        self.shared.calls.put(lambda ip=block_value(str(aInfo["ip"])): self._change(ip, ban_change, "block"))
 
     def unban(self, aInfo):
-        self.shared.calls.put(lambda ip=str(aInfo["ip"]): self._change(ip, unban_change, "lift"))
+        self.shared.calls.put(lambda ip=block_value(str(aInfo["ip"])): self._change(ip, unban_change, "lift"))
 
     def _let_go_of_orphans(self):
         database = getattr(self._jail, "database", None)
         if database is None:  # no database, no bans kept over a restart: nothing to compare with
             return
         try:
-            banned = {normal_address(str(ticket.getID())) for ticket in database.getCurrentBans(jail=self._jail, correctBanTime=False)}
+            banned = {normal_address(block_value(str(ticket.getID())))
+                      for ticket in database.getCurrentBans(jail=self._jail, correctBanTime=False)}
             for ip, change in orphaned_changes(self.client.marked_rules(), self.holder, banned):
                 self.client.apply(change)
                 self._logSys.info("Cloudflare: %s let go of %s, no longer banned", self.holder, ip)

@@ -42,11 +42,13 @@ import ast
 import ipaddress
 import json
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import zlib
 
 try:
     from fail2ban.server.action import ActionBase
@@ -65,6 +67,13 @@ SET_PREFIX = {"ipv4": "addr-set-", "ipv6": "addr6-set-"}
 SADDR = {"ipv4": "ip", "ipv6": "ip6"}
 # Lines of one nft transaction: a few ms for nft to apply, whatever the number of elements.
 BATCH = 2000
+# IPv6 is counted and banned per network of this prefix: an attacker holds at least a /64 and would
+# otherwise get maxretry guesses from each of its addresses. The failures of a jail's log count
+# against the /64 (count_per_network), a ban drops the /64 (its element is the network's address,
+# matched against the source's first 64 bits), except the jail's ignoreip addresses in it, which no
+# ban rule drops. The collection's module_utils/fail2ban.py reads the same prefix.
+IPV6_PREFIX = 64
+IPV6_MASK = str(ipaddress.IPv6Network("::/%d" % IPV6_PREFIX).netmask)
 # How often the origin lock (mode=lock) checks that it is still there, in seconds.
 LOCK_CHECK = 30
 HOOK_PRIORITY = -1
@@ -88,10 +97,20 @@ def set_name(label, family):
     return SET_PREFIX[family] + label
 
 
-def start_script(table, paths, label, existing):
+def source_match(family, label, spared6=()):
+    """The match of a ban rule on the source: in the jail's set of the family; for IPv6 the source's
+    network (IPV6_PREFIX), never an address or network of spared6 (the jail's ignoreip)."""
+    if family == "ipv4":
+        return "ip saddr @%s" % set_name(label, family)
+    spare = "ip6 saddr != { %s } " % ", ".join(spared6) if spared6 else ""
+    return "%sip6 saddr & %s @%s" % (spare, IPV6_MASK, set_name(label, family))
+
+
+def start_script(table, paths, label, existing, spared6=()):
     """The nft transaction that makes table hold exactly paths' chains and rules and the jail's two
     sets (addr-set-<label>, addr6-set-<label>), keeping the elements of sets that exist already.
-    existing: {"chains": set, "sets": {name: flags}} of the table as it stands (see parse_table)."""
+    existing: {"chains": set, "sets": {name: flags}} of the table as it stands (see parse_table);
+    spared6: the IPv6 addresses and networks no ban drops (see source_match)."""
     lines = ["add table inet %s" % table]
     wanted_chains = set(path["hook"] for path in paths)
     wanted_sets = dict((set_name(label, family), family) for family in FAMILIES)
@@ -110,7 +129,7 @@ def start_script(table, paths, label, existing):
     for path in paths:
         ports = ", ".join(path["ports"])
         for family in FAMILIES:
-            drop = "%s saddr @%s counter drop" % (SADDR[family], set_name(label, family))
+            drop = "%s counter drop" % source_match(family, label, spared6)
             for protocol in path["protocols"]:
                 lines.append("add rule inet %s %s %s dport { %s } %s" % (table, path["hook"], protocol, ports, drop))
                 if path["hook"] == "forward":
@@ -151,6 +170,32 @@ def canonical(ip):
         return ipaddress.ip_address(ip).compressed
     except ValueError:
         return ip
+
+
+def ban_address(ip):
+    """The element a ban of ip makes: ip itself (canonical), or for IPv6 its network's address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network("%s/%d" % (address, IPV6_PREFIX), strict=False).network_address)
+    return str(address)
+
+
+def spared_networks(ignoreip):
+    """The IPv6 entries of ignoreip (addresses, networks; names skipped) as nft and iptables take them."""
+    spared = set()
+    for item in ignoreip:
+        try:
+            network = ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            continue
+        if network.version == 6 and not network.network_address.ipv4_mapped:
+            spared.add(str(network.network_address) if network.prefixlen == 128 else network.compressed)
+    return sorted(spared)
 
 
 def family_of(ip):
@@ -230,15 +275,38 @@ def jump_specs(path):
     return specs
 
 
+def ipset_create_args(family):
+    """What follows "create <name>" for the jail's set of family: the IPv6 one holds networks (IPV6_PREFIX)."""
+    netmask = " netmask %d" % IPV6_PREFIX if family == "ipv6" else ""
+    return "hash:ip family %s timeout 0 maxelem %d%s" % (IPTABLES[family][1], IPSET_MAXELEM, netmask)
+
+
 def ipset_create_lines(label):
-    return ["create %s hash:ip family %s timeout 0 maxelem %d" % (ipset_name(label, family), IPTABLES[family][1], IPSET_MAXELEM)
-            for family in FAMILIES]
+    return ["create %s %s" % (ipset_name(label, family), ipset_create_args(family)) for family in FAMILIES]
 
 
-def ban_chains(paths, label, family):
+def ipset_netmask(listing):
+    """`ipset list -t SET` output -> the set's netmask (None without one)."""
+    match = re.search(r"\bnetmask (\d+)\b", listing)
+    return int(match.group(1)) if match else None
+
+
+def ipset_remake_lines(name, temporary, family, saved):
+    """ipset restore lines that give set name the shape of ipset_create_args(family), keeping its
+    elements (saved: `ipset save` of it), through temporary, swapped in and destroyed."""
+    lines = ["create %s %s" % (temporary, ipset_create_args(family))]
+    for line in saved.splitlines():
+        words = line.split()
+        if len(words) > 2 and words[0] == "add":
+            lines.append(" ".join(["add", temporary, ban_address(words[2])] + words[3:]))
+    return lines + ["swap %s %s" % (name, temporary), "destroy %s" % temporary]
+
+
+def ban_chains(paths, label, family, spared6=()):
     """(bodies, jumps) of the ban chains: each path's chain drops the sources in the jail's set of the
-    family; jumps as jump_specs."""
-    bodies = dict((chain_name(path), ["-m set --match-set %s src -j DROP" % ipset_name(label, family), "-j RETURN"])
+    family (in IPv6 but those of spared6, see source_match); jumps as jump_specs."""
+    spare = ["-s %s -j RETURN" % item for item in spared6] if family == "ipv6" else []
+    bodies = dict((chain_name(path), spare + ["-m set --match-set %s src -j DROP" % ipset_name(label, family), "-j RETURN"])
                   for path in paths)
     return bodies, [(HOOK_CHAIN[path["hook"]], spec) for path in paths for spec in jump_specs(path)]
 
@@ -318,11 +386,13 @@ class Nftables(object):
     def __init__(self, action, paths, label):
         self.action, self.table, self.paths, self.label = action, TABLE_PREFIX + action._jail.name, paths, label
         self.sets = dict((family, [set_name(label, family)]) for family in FAMILIES)
+        self.spared6 = []
 
     def ensure(self):
         listing = self.action.run(["nft", "-j", "list", "table", "inet", self.table])
         existing = parse_table(listing[1]) if listing[0] == 0 else {"chains": set(), "sets": {}}
-        code, dummy, error = self.action.run(["nft", "-f", "-"], start_script(self.table, self.paths, self.label, existing))
+        script = start_script(self.table, self.paths, self.label, existing, self.spared6)
+        code, dummy, error = self.action.run(["nft", "-f", "-"], script)
         if code:
             raise RuntimeError("nft could not make table %s: %s" % (self.table, error.strip()))
 
@@ -361,12 +431,28 @@ class Iptables(object):
     def __init__(self, action, paths, label):
         self.action, self.paths, self.label = action, paths, label
         self.sets = dict((family, [ipset_name(label, family)]) for family in FAMILIES)
+        self.spared6 = []
 
     def ensure(self):
+        self._remake_ipv6_set()
         code, dummy, error = self.action.run(["ipset", "-exist", "restore"], "\n".join(ipset_create_lines(self.label)) + "\n")
         if code:
             raise RuntimeError("ipset could not make the sets: %s" % error.strip())
-        self._chains(lambda family: ban_chains(self.paths, self.label, family))
+        self._chains(lambda family: ban_chains(self.paths, self.label, family, self.spared6))
+
+    def _remake_ipv6_set(self):
+        """An IPv6 set of an earlier release (one address per element) becomes a set of networks,
+        its bans kept: swapped in place, so the rules reading it never miss a packet."""
+        name = ipset_name(self.label, "ipv6")
+        code, listing, dummy = self.action.run(["ipset", "list", "-t", name])
+        if code or "Header:" not in listing or ipset_netmask(listing) == IPV6_PREFIX:
+            return
+        temporary = "mm-remake-%08x" % (zlib.crc32(name.encode()) & 0xffffffff)
+        code, saved, dummy = self.action.run(["ipset", "save", name])
+        self.action.run(["ipset", "destroy", temporary])
+        code, dummy, error = self.action.run(["ipset", "restore"], "\n".join(ipset_remake_lines(name, temporary, "ipv6", saved)) + "\n")
+        if code:
+            raise RuntimeError("ipset could not remake %s: %s" % (name, error.strip()))
 
     def lock(self, allow):
         self._chains(lambda family: lock_chains(self.paths, allow[family]))
@@ -509,6 +595,34 @@ except ImportError:  # the unit tests load this file without fail2ban
     pass
 
 
+def count_per_network(jail):
+    """Make jail's filter count each IPv6 failure against the address's network (IPV6_PREFIX), as the
+    ban drops it: the failure's ID becomes the network's address, the address itself stays the
+    ticket's "ip" (what AbuseIPDB is told). Once per filter; other jails' filters are left alone."""
+    failures = getattr(getattr(jail, "filter", None), "failManager", None)
+    if failures is None or getattr(failures, "counts_per_network", False):
+        return False
+    add_failure, to_ban = failures.addFailure, failures.toBan
+
+    def network_id(fid):
+        network = ban_address(str(fid))
+        return fid if network == str(fid) else type(fid)(network)
+
+    def addFailure(ticket, *args, **kwargs):
+        fid = ticket.getID()
+        network = network_id(fid)
+        if network is not fid:
+            ticket.setData("ip", fid)
+            ticket.setID(network)
+        return add_failure(ticket, *args, **kwargs)
+
+    def toBan(fid=None):
+        return to_ban(None if fid is None else network_id(fid))
+
+    failures.addFailure, failures.toBan, failures.counts_per_network = addFailure, toBan, True
+    return True
+
+
 class Action(ActionBase):
 
     def __init__(self, jail, name, paths, label="", firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
@@ -531,6 +645,7 @@ class Action(ActionBase):
             self._worker.daemon = True
             self._worker.start()
         if self.mode == "ban":
+            count_per_network(self._jail)
             self._let_go()
 
     def stop(self):
@@ -572,7 +687,15 @@ class Action(ActionBase):
         if self.mode == "lock":
             self.backend.lock(self.allow)
         else:
+            self.backend.spared6 = spared_networks(self._ignoreip())
             self.backend.ensure()
+
+    def _ignoreip(self):
+        """The jail's ignoreip entries (fail2ban's, or those read at boot)."""
+        listed = getattr(getattr(self._jail, "filter", None), "getIgnoreIP", None)
+        if listed is not None:
+            return [str(item) for item in listed()]
+        return getattr(self._jail, "ignoreip", [])
 
     def ban(self, aInfo):
         self._change("ban", aInfo)
@@ -608,7 +731,7 @@ class Action(ActionBase):
         try:
             tickets = database.getCurrentBans(jail=self._jail)
             ignored = self._jail.filter.inIgnoreIPList
-            return set(canonical(str(ticket.getID())) for ticket in tickets if not ignored(ticket.getID(), log_ignore=False))
+            return set(ban_address(str(ticket.getID())) for ticket in tickets if not ignored(ticket.getID(), log_ignore=False))
         except Exception as exc:  # an older or newer fail2ban: keep every element rather than guess
             self._logSys.warning("could not read the bans to restore, keeping every element: %r", exc)
             return None
@@ -619,6 +742,7 @@ class Action(ActionBase):
         if restorable is None:
             return
         stale = sorted(ip for ip in self.backend.elements() if canonical(ip) not in restorable)
+        # An element of an earlier release (one IPv6 address) goes: its ban comes back as its network.
         if stale:
             self._logSys.info("letting go of %d address(es) fail2ban does not ban any more: %s%s",
                               len(stale), " ".join(stale[:10]), " ..." if len(stale) > 10 else "")
@@ -629,7 +753,7 @@ class Action(ActionBase):
             return
         times = (None, None) if change == "unban" else ban_times(aInfo["time"], aInfo["bantime"], time.time())
         if times is not None:
-            self._queue(self.backend.change_lines(change, str(aInfo["ip"]), *times))
+            self._queue(self.backend.change_lines(change, ban_address(str(aInfo["ip"])), *times))
 
     def _queue(self, lines):
         with self._cond:
@@ -697,10 +821,10 @@ class Action(ActionBase):
 # network and Docker come up, while fail2ban does not run yet.
 
 class BootJail(object):
-    """What the action needs of a jail when fail2ban does not run: its name."""
+    """What the action needs of a jail when fail2ban does not run: its name and ignoreip."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, ignoreip=()):
+        self.name, self.ignoreip = name, list(ignoreip)
 
 
 def boot_uses(stream, action_file):
@@ -765,14 +889,14 @@ def boot(action_file=__file__, now=None, run=None):
     failed = 0
     for use in uses:
         try:
-            action = Action(BootJail(use["jail"]), use["name"], **use["params"])
+            action = Action(BootJail(use["jail"], use["ignoreip"]), use["name"], **use["params"])
             action._make()
             lines = []
             if action.mode == "ban" and dbfile:
                 for ip, timeofban, bantime in current_bans(dbfile, use["jail"], now):
                     times = None if covered(ip, use["ignoreip"]) else ban_times(timeofban, bantime, now)
                     if times is not None:
-                        lines += action.backend.change_lines("ban", ip, *times)
+                        lines += action.backend.change_lines("ban", ban_address(ip), *times)
             for first in range(0, len(lines), BATCH):
                 error = action.backend.apply("\n".join(lines[first:first + BATCH]) + "\n")
                 if error is not None:

@@ -160,6 +160,22 @@ def test_nft_rules_are_read():
     assert len(rules) == 6
 
 
+def test_nft_ipv6_rules_on_the_64_sparing_ignoreip_are_read():
+    # nft 1.0.6 and 1.1 print an IPv6 ban rule so: the source's /64 looked up, ignoreip spared.
+    listing = """table inet f2b-meshmonitor {
+\tchain input {
+\t\ttcp dport 8080 ip6 saddr != { 2001:db8::/48, fd00::30 } ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-meshmonitor counter packets 0 bytes 0 drop
+\t\tudp dport 8080 ip6 saddr != fd00::30 ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-meshmonitor counter packets 0 bytes 0 drop
+\t\ttcp dport 8081 ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-meshmonitor counter packets 0 bytes 0 drop
+\t}
+}
+"""
+    rules = parse_firewall_rules("nftables", listing)
+    assert [(r["action"], r["protocol"], r["ports"], r["family"], r["allow_only"]) for r in rules] == [
+        ("meshmonitor-in", "tcp", [8080], "ipv6", False), ("meshmonitor-in", "udp", [8080], "ipv6", False),
+        ("meshmonitor-in", "tcp", [8081], "ipv6", False)]
+
+
 def test_iptables_rules_are_read():
     rules = parse_firewall_rules("iptables", IPTABLES)
     assert [(r["chain"], r["action"], r["ports"], r["original"]) for r in rules] == [

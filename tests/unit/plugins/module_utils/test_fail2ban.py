@@ -93,6 +93,14 @@ def test_plan_absent_only_banned():
     assert plan_bans(["1.1.1.1", "2.2.2.2"], ["2.2.2.2"], "absent") == ([], ["2.2.2.2"], [])
 
 
+def test_plan_absent_lifts_the_ban_of_an_ipv6_address_s_64():
+    # The jail role's action bans IPv6 per /64: the jail lists the network's address.
+    assert plan_bans(["2001:db8:1:2::66", "2001:db8:9::1"], ["2001:db8:1:2::", "192.0.2.1"], "absent") == (
+        [], ["2001:db8:1:2::"], [])
+    assert plan_bans(["2001:db8:1:2::66"], ["2001:db8:1:2::66", "2001:db8:1:2::"], "absent")[1] == [
+        "2001:db8:1:2::66", "2001:db8:1:2::"]
+
+
 def test_plan_exclusive_unbans_only_what_is_not_wanted():
     assert plan_bans(["11.2.3.45"], ["1.2.3.4", "11.2.3.45"], "present", exclusive=True) == ([], ["1.2.3.4"], [])
 
