@@ -448,7 +448,9 @@ class Iptables(object):
         if code or "Header:" not in listing or ipset_netmask(listing) == IPV6_PREFIX:
             return
         temporary = "mm-remake-%08x" % (zlib.crc32(name.encode()) & 0xffffffff)
-        code, saved, dummy = self.action.run(["ipset", "save", name])
+        code, saved, error = self.action.run(["ipset", "save", name])
+        if code:  # remade from nothing, the set would lose its bans
+            raise RuntimeError("ipset could not read %s to remake it: %s" % (name, error.strip()))
         self.action.run(["ipset", "destroy", temporary])
         code, dummy, error = self.action.run(["ipset", "restore"], "\n".join(ipset_remake_lines(name, temporary, "ipv6", saved)) + "\n")
         if code:
@@ -551,10 +553,10 @@ class BoundedLines(object):
         handle = self._handle
         if size is not None and 0 <= size <= LINE_LIMIT:
             return handle.readline(size)
-        start = handle.tell()
         head = handle.readline(LINE_LIMIT)
         if len(head) < LINE_LIMIT or head.endswith(b"\n"):
             return head
+        start = handle.tell() - len(head)  # only for a long line: tell() costs a system call
         while True:
             part = handle.readline(LINE_LIMIT)
             if part.endswith(b"\n"):
