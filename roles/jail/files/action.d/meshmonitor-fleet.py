@@ -1,0 +1,341 @@
+# fail2ban action (Python, run inside fail2ban): share this host's bans with a fleet of hosts through
+# CrowdSec's local API (LAPI), and drop the fleet's bans on the paths MeshMonitor's traffic takes.
+# Installed by meshmonitor.fail2ban.jail with jail_fleet_enabled; every MeshMonitor jail has one.
+#
+# Posting. Each ban of the jail becomes a LAPI decision (type ban, scope Ip, origin ORIGIN) lasting
+# what the ban has left; a permanent one lasts PERMANENT. A worker thread posts what is queued as one
+# alert of up to BATCH decisions, so a wave of 10,000 bans is a few calls, and retries (with the
+# queue kept) while the LAPI is unreachable. The machine's login and password are read from a
+# root-only file (never a parameter: `fail2ban-client -d` prints those).
+#   - An unban before the ban's end (the unban playbook, fail2ban-client unban) deletes the address's
+#     decisions on the LAPI, so every host lifts it. A ban that ends by itself deletes nothing: its
+#     decision ends at the same time, and another host may have banned the address since.
+#   - fail2ban's restore at start posts nothing (norestored): the decisions outlived the restart.
+#   - The bans of other hosts never reach fail2ban: the bouncer puts them in sets of their own. So a
+#     copy is never posted back, reported, lengthened or counted as an offence.
+#
+# Enforcing (enforce=yes, on one jail per MeshMonitor: the main one). CrowdSec's firewall bouncer, in
+# set-only mode, fills the sets addr-set-fleet and addr6-set-fleet of table inet mm-fleet. This action
+# makes that table and, per path, a chain <label>-<hook> whose rules drop those sets' sources on the
+# path's ports, as the ban action's rules do (on forward also the destination the client sent to,
+# before Docker's DNAT). The jail's ignoreip is spared in both families: a fleet decision never drops
+# an address this host whitelists. The rules are re-made in one transaction and the sets kept, so a
+# restart of fail2ban lets nobody through. IPv6: as the ban action does, the element is the /64
+# network's address (which this action posts) and the rule matches the source's first 64 bits.
+import importlib.util
+import ipaddress
+import json
+import os
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+try:
+    from fail2ban.server.action import ActionBase
+except ImportError:  # the unit tests load this file without fail2ban
+    import logging
+
+    class ActionBase(object):
+        def __init__(self, jail, name):
+            self._jail, self._name = jail, name
+            self._logSys = logging.getLogger("fail2ban.%s" % name)
+
+
+def _firewall_module():
+    """The ban action (meshmonitor-firewall.py, beside this file): its path parsing, IPv6 networks and
+    nft calls are this action's too."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "meshmonitor-firewall.py")
+    spec = importlib.util.spec_from_file_location("meshmonitor_firewall", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+firewall = _firewall_module()
+
+# The decisions' origin: the bouncers enforce this origin only.
+ORIGIN = "meshmonitor-fail2ban"
+# The bouncer's table and sets (the role's bouncer configuration names the same).
+TABLE = "mm-fleet"
+SETS = {"ipv4": "addr-set-fleet", "ipv6": "addr6-set-fleet"}
+# A permanent ban's decision: ten years.
+PERMANENT = "87600h"
+# Decisions per alert posted.
+BATCH = 1000
+# Seconds between tries while the LAPI cannot be reached, at most.
+RETRY_MAX = 10
+TIMEOUT = 10
+
+
+def run(command, script=None):
+    """(exit code, output, errors) of command, fed script."""
+    result = subprocess.run(command, input=script or "", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, check=False)
+    return result.returncode, result.stdout, result.stderr
+
+
+def fleet_chain(label, hook):
+    return "%s-%s" % (label, hook)
+
+
+def spared_ipv4(ignoreip):
+    """The IPv4 entries of ignoreip (addresses, networks; names skipped), as nft takes them."""
+    spared = set()
+    for item in ignoreip:
+        try:
+            network = ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            continue
+        if network.version == 6 and network.network_address.ipv4_mapped:
+            network = ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped, max(0, network.prefixlen - 96)), strict=False)
+        if network.version == 4:
+            spared.add(str(network.network_address) if network.prefixlen == 32 else network.compressed)
+    return sorted(spared)
+
+
+def source_match(family, spared):
+    """The match of a fleet rule on the source: in the fleet's set of the family, never one of spared."""
+    saddr = firewall.SADDR[family]
+    spare = "%s saddr != { %s } " % (saddr, ", ".join(spared)) if spared else ""
+    if family == "ipv4":
+        return "%sip saddr @%s" % (spare, SETS[family])
+    return "%sip6 saddr & %s @%s" % (spare, firewall.IPV6_MASK, SETS[family])
+
+
+def table_script(label, paths, existing_chains, spared):
+    """The nft transaction that makes table TABLE hold the fleet's sets (elements kept) and exactly
+    paths' chains and rules for this jail (label): chains <label>-<hook>; existing_chains: the
+    table's chains now; spared: {family: [addresses and networks never dropped]}."""
+    lines = ["add table inet %s" % TABLE]
+    for family in firewall.FAMILIES:
+        lines.append("add set inet %s %s { type %s_addr; flags timeout; }" % (TABLE, SETS[family], family))
+    wanted = dict((fleet_chain(label, path["hook"]), path["hook"]) for path in paths)
+    for chain in sorted(existing_chains):
+        if chain.startswith(label + "-") and chain[len(label) + 1:] in ("forward", "input"):
+            lines.append("flush chain inet %s %s" % (TABLE, chain))
+            if chain not in wanted:
+                lines.append("delete chain inet %s %s" % (TABLE, chain))
+    for chain, hook in sorted(wanted.items()):
+        lines.append("add chain inet %s %s { type filter hook %s priority %d; }" % (TABLE, chain, hook, firewall.HOOK_PRIORITY))
+    for path in paths:
+        chain, ports = fleet_chain(label, path["hook"]), ", ".join(path["ports"])
+        for family in firewall.FAMILIES:
+            drop = "%s counter drop" % source_match(family, spared[family])
+            for protocol in path["protocols"]:
+                lines.append("add rule inet %s %s %s dport { %s } %s" % (TABLE, chain, protocol, ports, drop))
+                if path["hook"] == "forward":
+                    lines.append("add rule inet %s %s meta l4proto %s ct original proto-dst { %s } %s" % (TABLE, chain, protocol, ports, drop))
+    return "\n".join(lines) + "\n"
+
+
+def duration(ban_start, bantime, now):
+    """The decision's duration for a ban: what it has left ("Ns"), PERMANENT, or None when it is over."""
+    times = firewall.ban_times(ban_start, bantime, now)
+    if times is None:
+        return None
+    return PERMANENT if times[1] is None else "%ds" % times[1]
+
+
+def ended_by_itself(ban_start, bantime, now):
+    """Is an unban at now the ban's own end (not a lift before it)?"""
+    return bantime is not None and bantime >= 0 and ban_start + bantime <= now + 1
+
+
+def alert(decisions, scenario, now):
+    """One LAPI alert carrying decisions [(address, duration)]."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return {
+        "scenario": scenario, "scenario_hash": "", "scenario_version": "", "simulated": False,
+        "message": "%d ban(s) by %s" % (len(decisions), scenario), "events_count": len(decisions), "events": [],
+        "start_at": stamp, "stop_at": stamp, "capacity": 0, "leakspeed": "0",
+        "source": {"scope": "Ip", "value": decisions[0][0]},
+        "decisions": [{"origin": ORIGIN, "type": "ban", "scope": "Ip", "value": ip, "duration": length, "scenario": scenario}
+                      for ip, length in decisions],
+    }
+
+
+class Lapi(object):
+    """CrowdSec's local API, as a machine (watcher): login, post alerts, delete decisions."""
+
+    def __init__(self, url, credentials, cafile):
+        self.url, self.credentials, self.cafile, self.token, self.context = url.rstrip("/"), credentials, cafile, None, None
+
+    def opener(self, request):
+        # Made at the first call, not at fail2ban's start: a missing certificate only delays the posts.
+        if self.context is None and self.url.startswith("https:"):
+            self.context = ssl.create_default_context(cafile=self.cafile)
+        return urllib.request.urlopen(request, timeout=TIMEOUT, context=self.context)
+
+    def call(self, method, path, body=None, retry=True):
+        if self.token is None:
+            self.login()
+        request = urllib.request.Request(self.url + path, method=method, data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with self.opener(request) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401 and retry:  # the token expired
+                self.token = None
+                return self.call(method, path, body, retry=False)
+            raise
+
+    def login(self):
+        with open(self.credentials) as handle:
+            secret = json.load(handle)
+        body = {"machine_id": secret["login"], "password": secret["password"], "scenarios": []}
+        request = urllib.request.Request(self.url + "/v1/watchers/login", method="POST", data=json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        with self.opener(request) as response:
+            self.token = json.loads(response.read())["token"]
+
+    def post(self, decisions, scenario, now):
+        return self.call("POST", "/v1/alerts", [alert(decisions, scenario, now)])
+
+    def delete(self, ip):
+        return self.call("DELETE", "/v1/decisions?" + urllib.parse.urlencode({"ip": ip}))
+
+
+class Action(ActionBase):
+
+    # fail2ban skips this action for the bans it restores at start.
+    norestored = True
+
+    def __init__(self, jail, name, lapi, credentials, cafile="", label="", paths="", enforce="no", host=""):
+        super(Action, self).__init__(jail, name)
+        self._configure(lapi, credentials, cafile, label, paths, enforce, host)
+        self._pending = []
+        self._busy = False
+        self._cond = threading.Condition()
+        self._worker = None
+        self._stopping = False
+        self.posted = 0
+
+    def _configure(self, lapi, credentials, cafile, label, paths, enforce, host):
+        if enforce not in ("yes", "no"):
+            raise ValueError("enforce=%r: want yes or no" % enforce)
+        if enforce == "yes" and not (label and paths):
+            raise ValueError("enforce=yes needs label= and paths=")
+        self.lapi = Lapi(lapi, credentials, cafile or None)
+        self.enforce, self.label, self.paths = enforce == "yes", label, firewall.parse_paths(paths)
+        self.scenario = "meshmonitor/%s/%s" % (host or "host", self._jail.name)
+
+    # fail2ban's interface
+
+    def start(self):
+        if self.enforce:
+            self.make_table()
+        with self._cond:
+            self._stopping = False
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._run, name="f2b/%s" % self._name)
+            self._worker.daemon = True
+            self._worker.start()
+
+    def stop(self):
+        # The table and the fleet's bans stay; what is queued is posted first, if the LAPI answers.
+        self._drain(timeout=5)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def flush(self):
+        # At fail2ban's stop: nothing to do (the decisions and the table stay). While it runs it is an
+        # unban of all: False has fail2ban unban each address through unban(), which lifts it everywhere.
+        actions = getattr(self._jail, "actions", None)
+        return not (actions is not None and getattr(actions, "active", False))
+
+    def clearAllParams(self):
+        pass
+
+    def reload(self, lapi, credentials, cafile="", label="", paths="", enforce="no", host=""):
+        self._configure(lapi, credentials, cafile, label, paths, enforce, host)
+        if self.enforce:
+            self.make_table()
+
+    def ban(self, aInfo):
+        length = duration(aInfo["time"], aInfo["bantime"], time.time())
+        if length is not None:
+            self._queue(("ban", firewall.ban_address(str(aInfo["ip"])), length))
+
+    def reban(self, aInfo):
+        pass  # a ban fail2ban makes again (a new ban epoch): its decision stands
+
+    def unban(self, aInfo):
+        if not ended_by_itself(aInfo["time"], aInfo["bantime"], time.time()):
+            self._queue(("unban", firewall.ban_address(str(aInfo["ip"])), None))
+
+    # the work
+
+    def make_table(self):
+        listing = run(["nft", "-j", "list", "table", "inet", TABLE])
+        chains = firewall.parse_table(listing[1])["chains"] if listing[0] == 0 else set()
+        ignoreip = [str(item) for item in self._jail.filter.getIgnoreIP()] if hasattr(self._jail, "filter") else getattr(self._jail, "ignoreip", [])
+        spared = {"ipv4": spared_ipv4(ignoreip), "ipv6": firewall.spared_networks(ignoreip)}
+        code, dummy, error = run(["nft", "-f", "-"], table_script(self.label, self.paths, chains, spared))
+        if code:
+            raise RuntimeError("nft could not make table %s: %s" % (TABLE, error.strip()))
+
+    def _queue(self, item):
+        with self._cond:
+            self._pending.append(item)
+            self._cond.notify_all()
+
+    def _drain(self, timeout=30):
+        end = time.time() + timeout
+        with self._cond:
+            while (self._pending or self._busy) and self._worker is not None and self._worker.is_alive():
+                if not self._cond.wait(max(0.1, end - time.time())) and time.time() >= end:
+                    break
+
+    def _run(self):
+        delay = 0.5
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                batch = self._take()
+                self._busy = True
+            try:
+                self._send(batch)
+                delay = 0.5
+                done = True
+            except Exception as exc:  # the LAPI down or refusing: keep the batch, try again later
+                self._logSys.warning("could not reach CrowdSec's LAPI (%d change(s) kept, retrying in %.1f s): %r", len(batch), delay, exc)
+                done = False
+            with self._cond:
+                if not done:
+                    self._pending[:0] = batch
+                self._busy = False
+                self._cond.notify_all()
+                if not done:
+                    if self._stopping:
+                        return
+                    self._cond.wait(delay)
+                    delay = min(RETRY_MAX, delay * 2)
+
+    def _take(self):
+        """The next batch: up to BATCH bans in a row, or one unban (order kept)."""
+        if self._pending[0][0] == "unban":
+            return [self._pending.pop(0)]
+        count = 0
+        while count < len(self._pending) and count < BATCH and self._pending[count][0] == "ban":
+            count += 1
+        batch, self._pending[:count] = self._pending[:count], []
+        return batch
+
+    def _send(self, batch):
+        if batch[0][0] == "unban":
+            self.lapi.delete(batch[0][1])
+            self._logSys.info("lifted %s on the fleet", batch[0][1])
+            return
+        self.lapi.post([(ip, length) for dummy, ip, length in batch], self.scenario, time.time())
+        self.posted += len(batch)
+        self._logSys.info("posted %d ban(s) to the fleet", len(batch))

@@ -1,0 +1,150 @@
+"""The jail role's fleet action (roles/jail/files/action.d/meshmonitor-fleet.py): the fleet table's nft
+transaction, the decisions it posts, and its worker against an HTTP server speaking the LAPI's calls
+(login, alerts, decision deletion), down at first."""
+import http.server
+import importlib.util
+import json
+import pathlib
+import threading
+import time
+import types
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location("meshmonitor_fleet_action", ROOT / "roles/jail/files/action.d/meshmonitor-fleet.py")
+fleet = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(fleet)
+
+PATHS = "forward:mm-fwd:3001,8080:tcp input:mm-in:8080:tcp"
+SPARED = {"ipv4": ["192.0.2.0/24"], "ipv6": ["fd00::5"]}
+
+
+def test_the_table_holds_the_fleet_sets_and_this_jails_chains_sparing_ignoreip():
+    script = fleet.table_script("mm", fleet.firewall.parse_paths(PATHS), set(), SPARED)
+    lines = script.splitlines()
+    assert lines[:3] == ["add table inet mm-fleet",
+                         "add set inet mm-fleet addr-set-fleet { type ipv4_addr; flags timeout; }",
+                         "add set inet mm-fleet addr6-set-fleet { type ipv6_addr; flags timeout; }"]
+    assert "add chain inet mm-fleet mm-forward { type filter hook forward priority -1; }" in lines
+    assert ("add rule inet mm-fleet mm-forward tcp dport { 3001, 8080 } ip saddr != { 192.0.2.0/24 } "
+            "ip saddr @addr-set-fleet counter drop") in lines
+    assert ("add rule inet mm-fleet mm-forward meta l4proto tcp ct original proto-dst { 3001, 8080 } ip6 saddr != { fd00::5 } "
+            "ip6 saddr & ffff:ffff:ffff:ffff:: @addr6-set-fleet counter drop") in lines
+    assert "add rule inet mm-fleet mm-input tcp dport { 8080 } ip saddr != { 192.0.2.0/24 } ip saddr @addr-set-fleet counter drop" in lines
+    # Nothing deletes a set: the bouncer's elements stay across a restart.
+    assert not [line for line in lines if line.startswith(("delete set", "flush set"))]
+
+
+def test_the_table_remade_touches_only_this_jails_chains():
+    script = fleet.table_script("mm", fleet.firewall.parse_paths("forward:mm-fwd:3001:tcp"), {"mm-forward", "mm-input", "other-forward"},
+                                {"ipv4": [], "ipv6": []})
+    lines = script.splitlines()
+    assert "flush chain inet mm-fleet mm-forward" in lines and "flush chain inet mm-fleet mm-input" in lines
+    assert "delete chain inet mm-fleet mm-input" in lines
+    assert not [line for line in lines if "other-forward" in line]
+    assert "add rule inet mm-fleet mm-forward tcp dport { 3001 } ip saddr @addr-set-fleet counter drop" in lines
+
+
+def test_ipv4_ignoreip_entries_in_every_form_are_spared():
+    assert fleet.spared_ipv4(["127.0.0.1/8", "::ffff:10.1.2.3", "::ffff:10.9.0.0/112", "fd00::/8", "example.org", "203.0.113.9"]) == [
+        "10.1.2.3", "10.9.0.0/16", "127.0.0.0/8", "203.0.113.9"]
+
+
+def test_a_decision_lasts_what_the_ban_has_left():
+    assert fleet.duration(1000, 600, 1100) == "500s"
+    assert fleet.duration(1000, -1, 1100) == fleet.PERMANENT
+    assert fleet.duration(1000, 60, 1100) is None
+    assert fleet.ended_by_itself(1000, 600, 1600) and not fleet.ended_by_itself(1000, 600, 1300)
+    assert not fleet.ended_by_itself(1000, -1, 99999)
+
+
+class Lapi(http.server.BaseHTTPRequestHandler):
+    """What the tests need of CrowdSec's LAPI; answers 503 while `down`."""
+    down = False
+    calls = []
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        if Lapi.down:
+            return self._answer(503, {"message": "down"})
+        Lapi.calls.append((self.command, self.path, self.headers.get("Authorization"), body))
+        if self.path == "/v1/watchers/login":
+            ok = body == {"machine_id": "host-1", "password": "pw", "scenarios": []}
+            return self._answer(200 if ok else 401, {"token": "tok"} if ok else {"message": "bad"})
+        return self._answer(201 if self.command == "POST" else 200, ["1"] if self.command == "POST" else {"nbDeleted": "1"})
+
+    do_POST = do_DELETE = _handle
+
+
+def _server():
+    Lapi.down, Lapi.calls = True, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Lapi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _action(server, tmp_path):
+    credentials = tmp_path / "machine.json"
+    credentials.write_text(json.dumps({"login": "host-1", "password": "pw"}))
+    jail = types.SimpleNamespace(name="mm")
+    return fleet.Action(jail, "fleet", lapi="http://127.0.0.1:%d" % server.server_port, credentials=str(credentials), host="h1")
+
+
+def _wait(predicate, seconds=15):
+    end = time.time() + seconds
+    while time.time() < end and not predicate():
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_bans_wait_for_the_lapi_then_go_as_one_alert_and_an_early_unban_lifts_everywhere(tmp_path):
+    fleet.RETRY_MAX = 0.5
+    server = _server()
+    action = _action(server, tmp_path)
+    try:
+        action.start()
+        now = time.time()
+        for number in range(1, 2501):
+            action.ban({"ip": "10.0.%d.%d" % (number // 250, number % 250), "time": now, "bantime": 600})
+        action.ban({"ip": "2001:db8:5:6::77", "time": now, "bantime": -1})
+        time.sleep(1)
+        assert Lapi.calls == []  # down: nothing lost, nothing sent
+        Lapi.down = False
+        assert _wait(lambda: action.posted == 2501), action.posted
+        posts = [body for method, path, token, body in Lapi.calls if path == "/v1/alerts"]
+        assert [len(body[0]["decisions"]) for body in posts] == [1000, 1000, 501]
+        assert all(token == "Bearer tok" for method, path, token, body in Lapi.calls if path != "/v1/watchers/login")
+        last = posts[-1][0]["decisions"][-1]
+        assert last == {"origin": "meshmonitor-fail2ban", "type": "ban", "scope": "Ip", "value": "2001:db8:5:6::",
+                        "duration": fleet.PERMANENT, "scenario": "meshmonitor/h1/mm"}
+        assert posts[0][0]["decisions"][0]["duration"] in ("600s", "599s")
+        # A ban that ends by itself lifts nothing; one lifted before its end does, everywhere.
+        action.unban({"ip": "10.0.0.1", "time": now - 600, "bantime": 600})
+        action.unban({"ip": "10.0.0.2", "time": now, "bantime": 600})
+        assert _wait(lambda: any(method == "DELETE" for method, path, token, body in Lapi.calls))
+        action.stop()
+        assert [path for method, path, token, body in Lapi.calls if method == "DELETE"] == ["/v1/decisions?ip=10.0.0.2"]
+    finally:
+        server.shutdown()
+
+
+def test_an_unban_of_all_lifts_each_address_through_unban_and_a_stop_lifts_nothing(tmp_path):
+    server = _server()
+    action = _action(server, tmp_path)
+    try:
+        action._jail.actions = types.SimpleNamespace(active=True)
+        assert action.flush() is False
+        action._jail.actions.active = False
+        assert action.flush() is True
+    finally:
+        server.shutdown()
