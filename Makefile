@@ -72,7 +72,7 @@ bench: images
 	bash lab/unpack-fail2ban.sh trixie .cache/fail2ban-trixie
 	{ echo "# Benchmarks (make bench)"; echo; python bench/filter_bench.py; echo; \
 	  python bench/ignoreip_bench.py; echo; ANSIBLE_CONFIG=lab/ansible.cfg python bench/lab_bench.py; echo; \
-	  python bench/ban_wave_bench.py; } | tee bench/RESULTS.md
+	  python bench/ban_wave_bench.py; echo; python bench/fleet_bench.py; } | tee bench/RESULTS.md
 
 build: setup
 	ansible-galaxy collection build --force

@@ -321,6 +321,47 @@ def check_boot(unit, state):
                  "starts; run site.yml" % (unit, state or "missing"))
 
 
+def fleet_chain_gaps(table_text, label, ban_paths, sets):
+    """What the fleet table (`nft list table inet mm-fleet` text) lacks for the ban paths: per path, its
+    chain <label>-<hook> dropping both fleet sets on each of its ports. Returns a list of what is missing."""
+    chains, name = {}, None
+    for line in (table_text or "").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "chain":
+            name = words[1]
+            chains[name] = ""
+        elif name is not None:
+            chains[name] += line + "\n"
+    missing = []
+    for path in ban_paths:
+        chain = "%s-%s" % (label, path["hook"])
+        if chain not in chains:
+            missing.append("chain %s" % chain)
+            continue
+        body = chains[chain]
+        missing += ["%s: set %s" % (chain, name) for name in sorted(sets.values()) if "@" + name not in body]
+        missing += ["%s: port %s" % (chain, port) for port in path["ports"] if not re.search(r"\b%s\b" % port, body)]
+    return missing
+
+
+def check_fleet(record, fleet):
+    """fleet: {"lapi": None or why the LAPI could not be reached, "bouncer": the unit's state, "gaps": fleet_chain_gaps}."""
+    if not record.get("fleet_lapi_host"):
+        return []
+    lapi = record.get("fleet_lapi_url", record["fleet_lapi_host"])
+    return [
+        _item("fleet LAPI reachable", fleet["lapi"] is None,
+              "%s answers over TLS with the certificate the role trusts" % lapi if fleet["lapi"] is None
+              else "%s: %s (bans still posted once it answers; new bans of other hosts do not arrive meanwhile)" % (lapi, fleet["lapi"])),
+        _item("fleet bouncer running", fleet["bouncer"] == "active",
+              "crowdsec-firewall-bouncer is %s%s" % (fleet["bouncer"] or "missing",
+                                                     "" if fleet["bouncer"] == "active" else ": the fleet's new bans and unbans do not reach this host")),
+        _item("fleet bans dropped where bans apply", not fleet["gaps"],
+              "table inet mm-fleet drops the fleet's sets on every ban path" if not fleet["gaps"]
+              else "missing in table inet mm-fleet: %s (restart fail2ban, whose fleet action makes them)" % ", ".join(fleet["gaps"])),
+    ]
+
+
 def judge(seen, record, now, max_age):
     """Every check, in the order the report prints them.
 
@@ -350,4 +391,4 @@ def judge(seen, record, now, max_age):
         check_default_password(seen.get("meshmonitor")),
         check_metrics(record.get("metrics_file"), record.get("metrics_interval", 15), seen.get("metrics_mtime"), now),
         check_boot(record.get("boot_unit", ""), seen.get("boot_unit")),
-    ] + check_config_issues(seen.get("meshmonitor"))
+    ] + check_fleet(record, seen.get("fleet") or {"lapi": "not checked", "bouncer": None, "gaps": []}) + check_config_issues(seen.get("meshmonitor"))

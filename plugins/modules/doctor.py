@@ -30,6 +30,9 @@ description:
     tried); and, for each URL browsers open MeshMonitor at, every issue MeshMonitor's own configuration check reports
     (C(ALLOWED_ORIGINS), C(COOKIE_SECURE)), a refused origin being a V(FAIL); the metrics file fresh (when on); and
     the unit that makes the bans and the origin lock at boot, before Docker, enabled.
+  - With the fleet on (the jail role's C(jail_fleet_enabled)), the fleet's LAPI answering over TLS with the
+    certificate the role trusts, CrowdSec's firewall bouncer running, and the fleet's nftables table dropping both of
+    its sets on every ban path and port.
   - Changes nothing; the module itself fails only when the host has no record of the jail.
   - The collection's C(meshmonitor.fail2ban.doctor) playbook runs it on every host and prints the table.
 options:
@@ -102,12 +105,16 @@ jail:
 
 import glob
 import os
+import socket
+import ssl
 import time
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.deployment import DeploymentError, select_deployment
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import count_failures, judge, regex_matched
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import count_failures, fleet_chain_gaps, judge, regex_matched
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fleet import FLEET_SETS, FLEET_TABLE
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.fail2ban import (
     Fail2banClient, Fail2banError, covering_entry, normalize_addresses)
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import (
@@ -125,6 +132,28 @@ def read_log(path, tail_lines, pattern):
     with open(path, errors="replace") as handle:
         lines = [line.rstrip("\n") for line in handle]
     return log, lines[-tail_lines:], count_failures(lines, pattern)
+
+
+def reach_lapi(url, cafile):
+    """None if the fleet's LAPI at url completes a TLS handshake trusting cafile, else why not."""
+    parts = urlsplit(url)
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=parts.hostname):
+                return None
+    except (OSError, ValueError) as exc:
+        return str(exc)
+
+
+def observe_fleet(module, record):
+    """The fleet's parts on this host, for check_fleet."""
+    systemctl, nft = module.get_bin_path("systemctl"), module.get_bin_path("nft")
+    bouncer = module.run_command([systemctl, "is-active", "crowdsec-firewall-bouncer"])[1].strip() if systemctl else None
+    table = module.run_command([nft, "list", "table", "inet", FLEET_TABLE])[1] if nft else ""
+    label = record.get("firewall_labels", {}).get("main", record["jail"])
+    return {"lapi": reach_lapi(record.get("fleet_lapi_url", ""), record.get("fleet_ca_file", "")),
+            "bouncer": bouncer, "gaps": fleet_chain_gaps(table, label, record.get("ban_paths", []), FLEET_SETS)}
 
 
 def observe(module, record):
@@ -170,6 +199,8 @@ def observe(module, record):
     systemctl = module.get_bin_path("systemctl")
     if record.get("boot_unit") and systemctl:
         seen["boot_unit"] = module.run_command([systemctl, "is-enabled", record["boot_unit"]])[1].strip()
+    if record.get("fleet_lapi_host"):
+        seen["fleet"] = observe_fleet(module, record)
     if params["operator_ip"] and running:
         seen["operator"] = params["operator_ip"]
         seen["covered_by"] = covering_entry(seen["operator"], ignoreip)

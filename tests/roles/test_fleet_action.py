@@ -21,9 +21,13 @@ SPARED = {"ipv4": ["192.0.2.0/24"], "ipv6": ["fd00::5"]}
 def test_the_table_holds_the_fleet_sets_and_this_jails_chains_sparing_ignoreip():
     script = fleet.table_script("mm", fleet.firewall.parse_paths(PATHS), set(), SPARED)
     lines = script.splitlines()
-    assert lines[:3] == ["add table inet mm-fleet",
+    assert lines[:5] == ["add table inet mm-fleet",
                          "add set inet mm-fleet addr-set-fleet { type ipv4_addr; flags timeout; }",
-                         "add set inet mm-fleet addr6-set-fleet { type ipv6_addr; flags timeout; }"]
+                         "add set inet mm-fleet held-set-fleet { type ipv4_addr; flags timeout; }",
+                         "add set inet mm-fleet addr6-set-fleet { type ipv6_addr; flags timeout; }",
+                         "add set inet mm-fleet held6-set-fleet { type ipv6_addr; flags timeout; }"]
+    # What the bouncer held when it stopped is dropped on the same paths.
+    assert "add rule inet mm-fleet mm-input tcp dport { 8080 } ip saddr != { 192.0.2.0/24 } ip saddr @held-set-fleet counter drop" in lines
     assert "add chain inet mm-fleet mm-forward { type filter hook forward priority -1; }" in lines
     assert ("add rule inet mm-fleet mm-forward tcp dport { 3001, 8080 } ip saddr != { 192.0.2.0/24 } "
             "ip saddr @addr-set-fleet counter drop") in lines
@@ -42,6 +46,15 @@ def test_the_table_remade_touches_only_this_jails_chains():
     assert "delete chain inet mm-fleet mm-input" in lines
     assert not [line for line in lines if "other-forward" in line]
     assert "add rule inet mm-fleet mm-forward tcp dport { 3001 } ip saddr @addr-set-fleet counter drop" in lines
+
+
+def test_a_stopping_bouncers_bans_are_held_with_the_time_they_have_left():
+    listing = {"nftables": [{"metainfo": {}}, {"set": {"name": "addr-set-fleet", "elem": [
+        {"elem": {"val": "198.51.100.7", "timeout": 600, "expires": 590}}, "203.0.113.9"]}}]}
+    assert fleet.hold_lines(json.dumps(listing), "ipv4") == [
+        "add element inet mm-fleet held-set-fleet { 198.51.100.7 timeout 600s expires 590s }",
+        "add element inet mm-fleet held-set-fleet { 203.0.113.9 }"]
+    assert fleet.hold_lines(json.dumps({"nftables": [{"set": {"name": "addr6-set-fleet"}}]}), "ipv6") == []
 
 
 def test_ipv4_ignoreip_entries_in_every_form_are_spared():
@@ -148,3 +161,14 @@ def test_an_unban_of_all_lifts_each_address_through_unban_and_a_stop_lifts_nothi
         assert action.flush() is True
     finally:
         server.shutdown()
+
+
+def test_the_action_the_role_and_the_collections_reader_name_the_same_table_sets_and_origin():
+    import importlib.machinery
+    import yaml
+    role = yaml.safe_load((ROOT / "roles/jail/vars/main.yml").read_text())
+    reader = importlib.machinery.SourceFileLoader("fleet_reader", str(ROOT / "plugins/module_utils/fleet.py")).load_module()
+    assert fleet.TABLE == role["__jail_fleet_table"] == reader.FLEET_TABLE
+    assert fleet.SETS == role["__jail_fleet_sets"] == reader.FLEET_SETS
+    assert fleet.ORIGIN == role["__jail_fleet_origin"] == reader.FLEET_ORIGIN
+    assert reader.posting_host(fleet.alert([("192.0.2.1", "60s")], "meshmonitor/h1/mm", 0)["decisions"][0]["scenario"]) == "h1"

@@ -28,6 +28,7 @@ import json
 import os
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -62,12 +63,17 @@ ORIGIN = "meshmonitor-fail2ban"
 # The bouncer's table and sets (the role's bouncer configuration names the same).
 TABLE = "mm-fleet"
 SETS = {"ipv4": "addr-set-fleet", "ipv6": "addr6-set-fleet"}
+# What the bouncer's sets held when it was stopped: a stopping bouncer empties its sets, and a
+# starting one refills them only once the LAPI answers. The role's unit drop-in copies the sets here
+# before the bouncer stops (`hold`) and empties these once it has fetched the decisions again
+# (`release`); the rules drop both, so a restart of the bouncer lets nobody through.
+HELD = {"ipv4": "held-set-fleet", "ipv6": "held6-set-fleet"}
 # A permanent ban's decision: ten years.
 PERMANENT = "87600h"
 # Decisions per alert posted.
 BATCH = 1000
 # Seconds between tries while the LAPI cannot be reached, at most.
-RETRY_MAX = 10
+RETRY_MAX = 5
 TIMEOUT = 10
 
 
@@ -97,13 +103,13 @@ def spared_ipv4(ignoreip):
     return sorted(spared)
 
 
-def source_match(family, spared):
-    """The match of a fleet rule on the source: in the fleet's set of the family, never one of spared."""
-    saddr = firewall.SADDR[family]
+def source_match(family, spared, sets=None):
+    """The match of a fleet rule on the source: in the fleet's set of the family (or sets'), never one of spared."""
+    saddr, name = firewall.SADDR[family], (sets or SETS)[family]
     spare = "%s saddr != { %s } " % (saddr, ", ".join(spared)) if spared else ""
     if family == "ipv4":
-        return "%sip saddr @%s" % (spare, SETS[family])
-    return "%sip6 saddr & %s @%s" % (spare, firewall.IPV6_MASK, SETS[family])
+        return "%sip saddr @%s" % (spare, name)
+    return "%sip6 saddr & %s @%s" % (spare, firewall.IPV6_MASK, name)
 
 
 def table_script(label, paths, existing_chains, spared):
@@ -112,7 +118,8 @@ def table_script(label, paths, existing_chains, spared):
     table's chains now; spared: {family: [addresses and networks never dropped]}."""
     lines = ["add table inet %s" % TABLE]
     for family in firewall.FAMILIES:
-        lines.append("add set inet %s %s { type %s_addr; flags timeout; }" % (TABLE, SETS[family], family))
+        for sets in (SETS, HELD):
+            lines.append("add set inet %s %s { type %s_addr; flags timeout; }" % (TABLE, sets[family], family))
     wanted = dict((fleet_chain(label, path["hook"]), path["hook"]) for path in paths)
     for chain in sorted(existing_chains):
         if chain.startswith(label + "-") and chain[len(label) + 1:] in ("forward", "input"):
@@ -124,11 +131,13 @@ def table_script(label, paths, existing_chains, spared):
     for path in paths:
         chain, ports = fleet_chain(label, path["hook"]), ", ".join(path["ports"])
         for family in firewall.FAMILIES:
-            drop = "%s counter drop" % source_match(family, spared[family])
-            for protocol in path["protocols"]:
-                lines.append("add rule inet %s %s %s dport { %s } %s" % (TABLE, chain, protocol, ports, drop))
-                if path["hook"] == "forward":
-                    lines.append("add rule inet %s %s meta l4proto %s ct original proto-dst { %s } %s" % (TABLE, chain, protocol, ports, drop))
+            for sets in (SETS, HELD):
+                drop = "%s counter drop" % source_match(family, spared[family], sets)
+                for protocol in path["protocols"]:
+                    lines.append("add rule inet %s %s %s dport { %s } %s" % (TABLE, chain, protocol, ports, drop))
+                    if path["hook"] == "forward":
+                        lines.append("add rule inet %s %s meta l4proto %s ct original proto-dst { %s } %s"
+                                     % (TABLE, chain, protocol, ports, drop))
     return "\n".join(lines) + "\n"
 
 
@@ -261,14 +270,14 @@ class Action(ActionBase):
     def ban(self, aInfo):
         length = duration(aInfo["time"], aInfo["bantime"], time.time())
         if length is not None:
-            self._queue(("ban", firewall.ban_address(str(aInfo["ip"])), length))
+            self._queue([("ban", firewall.ban_address(str(aInfo["ip"])), length)])
 
     def reban(self, aInfo):
         pass  # a ban fail2ban makes again (a new ban epoch): its decision stands
 
     def unban(self, aInfo):
         if not ended_by_itself(aInfo["time"], aInfo["bantime"], time.time()):
-            self._queue(("unban", firewall.ban_address(str(aInfo["ip"])), None))
+            self._queue([("unban", firewall.ban_address(str(aInfo["ip"])), None)])
 
     # the work
 
@@ -281,17 +290,9 @@ class Action(ActionBase):
         if code:
             raise RuntimeError("nft could not make table %s: %s" % (TABLE, error.strip()))
 
-    def _queue(self, item):
-        with self._cond:
-            self._pending.append(item)
-            self._cond.notify_all()
-
-    def _drain(self, timeout=30):
-        end = time.time() + timeout
-        with self._cond:
-            while (self._pending or self._busy) and self._worker is not None and self._worker.is_alive():
-                if not self._cond.wait(max(0.1, end - time.time())) and time.time() >= end:
-                    break
+    # Queueing and waiting for the worker are the ban action's (same attributes).
+    _queue = firewall.Action._queue
+    _drain = firewall.Action._drain
 
     def _run(self):
         delay = 0.5
@@ -339,3 +340,51 @@ class Action(ActionBase):
         self.lapi.post([(ip, length) for dummy, ip, length in batch], self.scenario, time.time())
         self.posted += len(batch)
         self._logSys.info("posted %d ban(s) to the fleet", len(batch))
+
+
+# The bouncer's stop and start (the role's unit drop-in): `python3 meshmonitor-fleet.py hold` before
+# it stops, `python3 meshmonitor-fleet.py release SECONDS` once it has run that long.
+
+def hold_lines(listing, family):
+    """`nft -j list set` output of the bouncer's set of family -> nft lines copying its elements, with
+    the time each has left, into the held set."""
+    lines = []
+    for item in json.loads(listing).get("nftables", []):
+        for element in item.get("set", {}).get("elem", []):
+            value = element.get("elem", {}) if isinstance(element, dict) else {"val": element}
+            if not isinstance(value.get("val"), str):
+                continue
+            left = value.get("expires")
+            timing = " timeout %ds expires %ds" % (value.get("timeout", left), left) if left else ""
+            lines.append("add element inet %s %s { %s%s }" % (TABLE, HELD[family], value["val"], timing))
+    return lines
+
+
+def hold():
+    lines = []
+    for family in firewall.FAMILIES:
+        code, listing, dummy = run(["nft", "-j", "list", "set", "inet", TABLE, SETS[family]])
+        if code == 0:
+            lines += hold_lines(listing, family)
+    for first in range(0, len(lines), firewall.BATCH):
+        code, dummy, error = run(["nft", "-f", "-"], "\n".join(lines[first:first + firewall.BATCH]) + "\n")
+        if code:
+            sys.stderr.write("could not hold the fleet's bans: %s\n" % error.strip())
+            return 1
+    print("held %d of the fleet's bans while the bouncer restarts" % len(lines))
+    return 0
+
+
+def release(seconds):
+    time.sleep(seconds)
+    code, dummy, error = run(["nft", "-f", "-"], "".join("flush set inet %s %s\n" % (TABLE, HELD[family]) for family in firewall.FAMILIES))
+    return 1 if code and "No such file" not in error else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["hold"]:
+        sys.exit(hold())
+    if len(sys.argv) == 3 and sys.argv[1] == "release":
+        sys.exit(release(float(sys.argv[2])))
+    sys.stderr.write("usage: %s hold | release SECONDS\n" % sys.argv[0])
+    sys.exit(2)

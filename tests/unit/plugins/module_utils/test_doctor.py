@@ -341,3 +341,42 @@ def test_the_unit_making_the_bans_at_boot_must_be_enabled():
     assert disabled["verdict"] == "FAIL" and "served" in disabled["detail"] and "site.yml" in disabled["detail"]
     assert doctor.check_boot("meshmonitor-fail2ban-bans", None)["detail"].startswith("meshmonitor-fail2ban-bans is missing")
     assert doctor.check_boot("", None)["verdict"] == "WARN"
+
+
+FLEET_TABLE_TEXT = """table inet mm-fleet {
+\tset addr-set-fleet {
+\t\ttype ipv4_addr
+\t\tflags timeout
+\t}
+\tchain mm-forward {
+\t\ttype filter hook forward priority filter - 1; policy accept;
+\t\ttcp dport { 3001, 8080 } ip saddr @addr-set-fleet counter packets 0 bytes 0 drop
+\t\ttcp dport { 3001, 8080 } ip6 saddr & ffff:ffff:ffff:ffff:: == @addr6-set-fleet counter packets 0 bytes 0 drop
+\t}
+\tchain mm-input {
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\ttcp dport 8080 ip saddr @addr-set-fleet counter packets 0 bytes 0 drop
+\t}
+}
+"""
+FLEET_PATHS = [{"hook": "forward", "ports": [3001, 8080]}, {"hook": "input", "ports": [8080, 8443]}]
+FLEET_SETS = {"ipv4": "addr-set-fleet", "ipv6": "addr6-set-fleet"}
+
+
+def test_fleet_gaps_name_each_missing_chain_set_and_port():
+    from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import fleet_chain_gaps
+    assert fleet_chain_gaps(FLEET_TABLE_TEXT, "mm", FLEET_PATHS, FLEET_SETS) == [
+        "mm-input: set addr6-set-fleet", "mm-input: port 8443"]
+    assert fleet_chain_gaps(FLEET_TABLE_TEXT, "mm", FLEET_PATHS[:1], FLEET_SETS) == []
+    assert fleet_chain_gaps("", "mm", FLEET_PATHS[:1], FLEET_SETS) == ["chain mm-forward"]
+
+
+def test_fleet_checks_only_when_on_and_each_fault_fails():
+    from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import check_fleet
+    assert check_fleet({}, None) == []
+    record = {"fleet_lapi_host": "mesh-2", "fleet_lapi_url": "https://192.0.2.2:8088"}
+    healthy = check_fleet(record, {"lapi": None, "bouncer": "active", "gaps": []})
+    assert [item["verdict"] for item in healthy] == ["OK", "OK", "OK"]
+    broken = check_fleet(record, {"lapi": "Connection refused", "bouncer": "activating", "gaps": ["chain mm-input"]})
+    assert [item["verdict"] for item in broken] == ["FAIL", "FAIL", "FAIL"]
+    assert "Connection refused" in broken[0]["detail"] and "activating" in broken[1]["detail"] and "mm-input" in broken[2]["detail"]
