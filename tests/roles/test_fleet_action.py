@@ -58,7 +58,7 @@ def test_a_stopping_bouncers_bans_are_held_with_the_time_they_have_left():
 
 
 def test_ipv4_ignoreip_entries_in_every_form_are_spared():
-    assert fleet.spared_ipv4(["127.0.0.1/8", "::ffff:10.1.2.3", "::ffff:10.9.0.0/112", "fd00::/8", "example.org", "203.0.113.9"]) == [
+    assert fleet.firewall.spared_networks(["127.0.0.1/8", "::ffff:10.1.2.3", "::ffff:10.9.0.0/112", "fd00::/8", "example.org", "203.0.113.9"], "ipv4") == [
         "10.1.2.3", "10.9.0.0/16", "127.0.0.0/8", "203.0.113.9"]
 
 

@@ -185,16 +185,19 @@ def ban_address(ip):
     return str(address)
 
 
-def spared_networks(ignoreip):
-    """The IPv6 entries of ignoreip (addresses, networks; names skipped) as nft and iptables take them."""
+def spared_networks(ignoreip, family="ipv6"):
+    """The entries of ignoreip of family (addresses, networks; names skipped) as nft and iptables take
+    them; an IPv4-mapped IPv6 entry (::ffff:a.b.c.d) counts as the IPv4 one."""
     spared = set()
     for item in ignoreip:
         try:
             network = ipaddress.ip_network(str(item), strict=False)
         except ValueError:
             continue
-        if network.version == 6 and not network.network_address.ipv4_mapped:
-            spared.add(str(network.network_address) if network.prefixlen == 128 else network.compressed)
+        if network.version == 6 and network.network_address.ipv4_mapped:
+            network = ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped, max(0, network.prefixlen - 96)), strict=False)
+        if network.version == (6 if family == "ipv6" else 4):
+            spared.add(str(network.network_address) if network.prefixlen == network.max_prefixlen else network.compressed)
     return sorted(spared)
 
 
@@ -630,22 +633,29 @@ class Action(ActionBase):
     def __init__(self, jail, name, paths, label="", firewall="nftables", mode="ban", allow4="", allow6="", bindir=""):
         super(Action, self).__init__(jail, name)
         self._configure(paths, label, firewall, mode, allow4, allow6, bindir)
+        self._init_worker()
+
+    def _init_worker(self):
+        """The queue the worker thread (_run) applies, and its state."""
         self._pending = []
         self._busy = False
         self._cond = threading.Condition()
         self._worker = None
         self._stopping = False
 
-    # fail2ban's interface
-
-    def start(self):
-        self._make()
+    def _start_worker(self):
         with self._cond:
             self._stopping = False
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._run, name="f2b/%s" % self._name)
             self._worker.daemon = True
             self._worker.start()
+
+    # fail2ban's interface
+
+    def start(self):
+        self._make()
+        self._start_worker()
         if self.mode == "ban":
             count_per_network(self._jail)
             self._let_go()

@@ -23,27 +23,15 @@
 # restart of fail2ban lets nobody through. IPv6: as the ban action does, the element is the /64
 # network's address (which this action posts) and the rule matches the source's first 64 bits.
 import importlib.util
-import ipaddress
 import json
 import os
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-
-try:
-    from fail2ban.server.action import ActionBase
-except ImportError:  # the unit tests load this file without fail2ban
-    import logging
-
-    class ActionBase(object):
-        def __init__(self, jail, name):
-            self._jail, self._name = jail, name
-            self._logSys = logging.getLogger("fail2ban.%s" % name)
 
 
 def _firewall_module():
@@ -57,6 +45,8 @@ def _firewall_module():
 
 
 firewall = _firewall_module()
+# fail2ban's, or the ban action's stand-in where fail2ban is not installed (the unit tests).
+ActionBase = firewall.ActionBase
 
 # The decisions' origin: the bouncers enforce this origin only.
 ORIGIN = "meshmonitor-fail2ban"
@@ -86,21 +76,6 @@ def run(command, script=None):
 
 def fleet_chain(label, hook):
     return "%s-%s" % (label, hook)
-
-
-def spared_ipv4(ignoreip):
-    """The IPv4 entries of ignoreip (addresses, networks; names skipped), as nft takes them."""
-    spared = set()
-    for item in ignoreip:
-        try:
-            network = ipaddress.ip_network(str(item), strict=False)
-        except ValueError:
-            continue
-        if network.version == 6 and network.network_address.ipv4_mapped:
-            network = ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped, max(0, network.prefixlen - 96)), strict=False)
-        if network.version == 4:
-            spared.add(str(network.network_address) if network.prefixlen == 32 else network.compressed)
-    return sorted(spared)
 
 
 def source_match(family, spared, sets=None):
@@ -218,11 +193,7 @@ class Action(ActionBase):
     def __init__(self, jail, name, lapi, credentials, cafile="", label="", paths="", enforce="no", host=""):
         super(Action, self).__init__(jail, name)
         self._configure(lapi, credentials, cafile, label, paths, enforce, host)
-        self._pending = []
-        self._busy = False
-        self._cond = threading.Condition()
-        self._worker = None
-        self._stopping = False
+        self._init_worker()
         self.posted = 0
 
     def _configure(self, lapi, credentials, cafile, label, paths, enforce, host):
@@ -239,12 +210,7 @@ class Action(ActionBase):
     def start(self):
         if self.enforce:
             self.make_table()
-        with self._cond:
-            self._stopping = False
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._run, name="f2b/%s" % self._name)
-            self._worker.daemon = True
-            self._worker.start()
+        self._start_worker()
 
     def stop(self):
         # The table and the fleet's bans stay; what is queued is posted first, if the LAPI answers.
@@ -285,12 +251,14 @@ class Action(ActionBase):
         listing = run(["nft", "-j", "list", "table", "inet", TABLE])
         chains = firewall.parse_table(listing[1])["chains"] if listing[0] == 0 else set()
         ignoreip = [str(item) for item in self._jail.filter.getIgnoreIP()] if hasattr(self._jail, "filter") else getattr(self._jail, "ignoreip", [])
-        spared = {"ipv4": spared_ipv4(ignoreip), "ipv6": firewall.spared_networks(ignoreip)}
+        spared = dict((family, firewall.spared_networks(ignoreip, family)) for family in firewall.FAMILIES)
         code, dummy, error = run(["nft", "-f", "-"], table_script(self.label, self.paths, chains, spared))
         if code:
             raise RuntimeError("nft could not make table %s: %s" % (TABLE, error.strip()))
 
-    # Queueing and waiting for the worker are the ban action's (same attributes).
+    # The worker's queue, its start, queueing and waiting for it are the ban action's (same attributes).
+    _init_worker = firewall.Action._init_worker
+    _start_worker = firewall.Action._start_worker
     _queue = firewall.Action._queue
     _drain = firewall.Action._drain
 
