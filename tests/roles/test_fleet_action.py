@@ -50,11 +50,53 @@ def test_the_table_remade_touches_only_this_jails_chains():
 
 def test_a_stopping_bouncers_bans_are_held_with_the_time_they_have_left():
     listing = {"nftables": [{"metainfo": {}}, {"set": {"name": "addr-set-fleet", "elem": [
-        {"elem": {"val": "198.51.100.7", "timeout": 600, "expires": 590}}, "203.0.113.9"]}}]}
-    assert fleet.hold_lines(json.dumps(listing), "ipv4") == [
-        "add element inet mm-fleet held-set-fleet { 198.51.100.7 timeout 600s expires 590s }",
-        "add element inet mm-fleet held-set-fleet { 203.0.113.9 }"]
-    assert fleet.hold_lines(json.dumps({"nftables": [{"set": {"name": "addr6-set-fleet"}}]}), "ipv6") == []
+        {"elem": {"val": "198.51.100.7", "timeout": 600, "expires": 590}}, "203.0.113.9",
+        {"elem": {"val": "198.51.100.8", "timeout": 600, "expires": 0}}]}}]}
+    # An element about to end is not held (nor made permanent); one without a timeout is held without.
+    assert fleet.set_elements(json.dumps(listing)) == [("198.51.100.7", 590), ("203.0.113.9", None)]
+    assert fleet.held_lines({"ipv4": fleet.set_elements(json.dumps(listing)), "ipv6": [("2001:db8::", 30)]}) == [
+        "add element inet mm-fleet held-set-fleet { 198.51.100.7 timeout 590s }",
+        "add element inet mm-fleet held-set-fleet { 203.0.113.9 }",
+        "add element inet mm-fleet held6-set-fleet { 2001:db8:: timeout 30s }"]
+    assert fleet.set_elements(json.dumps({"nftables": [{"set": {"name": "addr6-set-fleet"}}]})) == []
+
+
+def test_the_bans_saved_for_the_next_boot_come_back_with_what_they_have_left(tmp_path):
+    path = str(tmp_path / "held.json")
+    fleet.save_held({"ipv4": [("198.51.100.7", 590), ("203.0.113.9", None), ("198.51.100.8", 20)], "ipv6": [("2001:db8::", 300)]}, 1000, path)
+    assert oct((tmp_path / "held.json").stat().st_mode & 0o777) == "0o600"
+    # 100 s later: the 20 s one has ended, the others have 100 s less, the one without a timeout stays.
+    assert fleet.load_held(1100, path) == {"ipv4": [("198.51.100.7", 490), ("203.0.113.9", None)], "ipv6": [("2001:db8::", 200)]}
+    assert fleet.load_held(1100, str(tmp_path / "none.json")) == {}
+    (tmp_path / "bad.json").write_text("{")
+    assert fleet.load_held(1100, str(tmp_path / "bad.json")) == {}
+
+
+def test_boot_makes_the_enforcing_jails_table_and_holds_the_saved_bans(tmp_path, monkeypatch):
+    path = str(tmp_path / "held.json")
+    fleet.save_held({"ipv4": [("198.51.100.7", 590)], "ipv6": [("2001:db8::", 300)]}, time.time(), path)
+    monkeypatch.setattr(fleet, "HELD_FILE", path)
+    params = {"lapi": "https://192.0.2.1:8088", "credentials": "/nonexistent", "enforce": "yes", "label": "mm",
+              "paths": "forward:mm-fwd:3001:tcp", "host": "h1"}
+    dump = "\n".join(repr(command) for command in [
+        ["set", "dbfile", "/var/lib/fail2ban/fail2ban.sqlite3"], ["set", "mm", "addignoreip", "192.0.2.0/24"],
+        ["set", "mm", "addaction", "meshmonitor-fleet", "/etc/fail2ban/action.d/meshmonitor-fleet.py", params],
+        ["set", "mm-recidive", "addaction", "meshmonitor-fleet", "/etc/fail2ban/action.d/meshmonitor-fleet.py", dict(params, enforce="no")]])
+    calls = []
+
+    def stand_in(command, script=None):
+        calls.append((command, script))
+        if command[:2] == ["fail2ban-client", "-d"]:
+            return 0, dump, ""
+        return (1, "", "No such file or directory") if command[:3] == ["nft", "-j", "list"] else (0, "", "")
+
+    monkeypatch.setattr(fleet, "run", stand_in)
+    assert fleet.boot(action_file="/etc/fail2ban/action.d/meshmonitor-fleet.py") == 0
+    scripts = [script for command, script in calls if command == ["nft", "-f", "-"]]
+    # One table (the enforcing jail's), sparing its ignoreip; then the saved bans held.
+    assert len(scripts) == 2 and "add chain inet mm-fleet mm-forward" in scripts[0] and "ip saddr != { 192.0.2.0/24 }" in scripts[0]
+    assert scripts[1].splitlines()[0].startswith("add element inet mm-fleet held-set-fleet { 198.51.100.7 timeout 5")
+    assert scripts[1].splitlines()[1].startswith("add element inet mm-fleet held6-set-fleet { 2001:db8:: timeout 29")
 
 
 def test_ipv4_ignoreip_entries_in_every_form_are_spared():
@@ -171,4 +213,42 @@ def test_the_action_the_role_and_the_collections_reader_name_the_same_table_sets
     assert fleet.TABLE == role["__jail_fleet_table"] == reader.FLEET_TABLE
     assert fleet.SETS == role["__jail_fleet_sets"] == reader.FLEET_SETS
     assert fleet.ORIGIN == role["__jail_fleet_origin"] == reader.FLEET_ORIGIN
+    assert fleet.HELD_FILE == role["__jail_fleet_held_file"]
     assert reader.posting_host(fleet.alert([("192.0.2.1", "60s")], "meshmonitor/h1/mm", 0)["decisions"][0]["scenario"]) == "h1"
+
+
+def test_the_enforcing_action_saves_the_bans_and_makes_the_table_again_when_gone(tmp_path, monkeypatch):
+    listing = json.dumps({"nftables": [{"set": {"elem": [{"elem": {"val": "198.51.100.7", "timeout": 600, "expires": 590}}]}}]})
+    state = {"table": False, "made": 0}
+
+    def stand_in(command, script=None):
+        if command[:4] == ["nft", "list", "table", "inet"]:
+            return (0, "", "") if state["table"] else (1, "", "No such file or directory")
+        if command == ["nft", "-f", "-"] and script.startswith("add table"):
+            state["table"], state["made"] = True, state["made"] + 1
+        if command[:3] == ["nft", "-j", "list"]:
+            return 0, listing if command[-1] == "addr-set-fleet" else '{"nftables": []}', ""
+        return 0, "", ""
+
+    monkeypatch.setattr(fleet, "run", stand_in)
+    monkeypatch.setattr(fleet, "SAVE_EVERY", 0.2)
+    monkeypatch.setattr(fleet, "HELD_FILE", str(tmp_path / "held.json"))
+    credentials = tmp_path / "machine.json"
+    credentials.write_text("{}")
+    jail = types.SimpleNamespace(name="mm", ignoreip=[])
+    action = fleet.Action(jail, "fleet", lapi="http://127.0.0.1:9", credentials=str(credentials), enforce="yes", label="mm",
+                          paths="forward:mm-fwd:3001:tcp", host="h1")
+    action.start()
+    try:
+        assert state["made"] == 1
+        state["table"] = False  # a flushed ruleset
+        assert _wait(lambda: state["made"] == 2 and (tmp_path / "held.json").exists(), 5)
+        assert fleet.load_held(time.time(), str(tmp_path / "held.json"))["ipv4"][0][0] == "198.51.100.7"
+        # The role took the fleet away (secrets first, then the file and the table): nothing comes back.
+        credentials.unlink()
+        (tmp_path / "held.json").unlink()
+        state["table"] = False
+        time.sleep(0.6)
+        assert state["made"] == 2 and not (tmp_path / "held.json").exists()
+    finally:
+        action.stop()

@@ -58,6 +58,13 @@ SETS = {"ipv4": "addr-set-fleet", "ipv6": "addr6-set-fleet"}
 # before the bouncer stops (`hold`) and empties these once it has fetched the decisions again
 # (`release`); the rules drop both, so a restart of the bouncer lets nobody through.
 HELD = {"ipv4": "held-set-fleet", "ipv6": "held6-set-fleet"}
+# What the sets and the held sets hold, kept on disk (root only) for the next boot: the boot unit's
+# `boot` makes the table and loads it into the held sets before Docker serves, and the bouncer's first
+# `release` empties them. Written by `hold` (the bouncer's stop, a shutdown's too) and every SAVE_EVERY
+# seconds by the enforcing jail's action, so a power cut loses at most that much; the same check makes
+# the table again if something (a flushed ruleset) took it away.
+HELD_FILE = "/var/lib/fail2ban/meshmonitor-fleet-bans.json"
+SAVE_EVERY = 60
 # A permanent ban's decision: ten years.
 PERMANENT = "87600h"
 # Decisions per alert posted.
@@ -267,11 +274,18 @@ class Action(ActionBase):
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if not self._pending:
+                    if not self._cond.wait(SAVE_EVERY if self.enforce else None) and self.enforce:
+                        break
+                if not self._pending and self._stopping:
                     return
-                batch = self._take()
+                batch = self._take() if self._pending else None
                 self._busy = True
+            if batch is None:
+                self._save()
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+                continue
             try:
                 self._send(batch)
                 delay = 0.5
@@ -289,6 +303,24 @@ class Action(ActionBase):
                         return
                     self._cond.wait(delay)
                     delay = min(RETRY_MAX, delay * 2)
+
+    def _save(self):
+        """Every SAVE_EVERY seconds (enforce=yes): the table made again if gone, its bans saved for the next boot.
+        Not once the role has taken the fleet away (the secrets go first), nor behind it: what was made while
+        it did is undone."""
+        if not os.path.exists(self.lapi.credentials):
+            return
+        try:
+            if run(["nft", "list", "table", "inet", TABLE])[0]:
+                self._logSys.warning("the fleet's table was gone; making it again")
+                self.make_table()
+            save_held(read_elements(), time.time())
+        except Exception as exc:  # the worker must survive anything: the bans still get posted
+            self._logSys.error("could not save or check the fleet's table: %r", exc)
+        if not os.path.exists(self.lapi.credentials):
+            run(["nft", "delete", "table", "inet", TABLE])
+            if os.path.exists(HELD_FILE):
+                os.remove(HELD_FILE)
 
     def _take(self):
         """The next batch: up to BATCH bans in a row, or one unban (order kept)."""
@@ -311,35 +343,90 @@ class Action(ActionBase):
 
 
 # The bouncer's stop and start (the role's unit drop-in): `python3 meshmonitor-fleet.py hold` before
-# it stops, `python3 meshmonitor-fleet.py release SECONDS` once it has run that long.
+# it stops, `python3 meshmonitor-fleet.py release SECONDS` once it has run that long. At boot (the ban
+# action's boot unit, a drop-in): `python3 meshmonitor-fleet.py boot`.
 
-def hold_lines(listing, family):
-    """`nft -j list set` output of the bouncer's set of family -> nft lines copying its elements, with
-    the time each has left, into the held set."""
-    lines = []
+def set_elements(listing):
+    """`nft -j list set` output -> [(address, seconds left or None)]."""
+    elements = []
     for item in json.loads(listing).get("nftables", []):
         for element in item.get("set", {}).get("elem", []):
             value = element.get("elem", {}) if isinstance(element, dict) else {"val": element}
-            if not isinstance(value.get("val"), str):
-                continue
-            left = value.get("expires")
-            timing = " timeout %ds expires %ds" % (value.get("timeout", left), left) if left else ""
-            lines.append("add element inet %s %s { %s%s }" % (TABLE, HELD[family], value["val"], timing))
-    return lines
+            left = value.get("expires", value.get("timeout"))
+            if isinstance(value.get("val"), str) and (left is None or left >= 1):
+                elements.append((value["val"], left))
+    return elements
 
 
-def hold():
-    lines = []
+def read_elements(names=(SETS, HELD)):
+    """{family: [(address, seconds left or None)]} of the table's sets of names, each address once."""
+    found = {}
     for family in firewall.FAMILIES:
-        code, listing, dummy = run(["nft", "-j", "list", "set", "inet", TABLE, SETS[family]])
-        if code == 0:
-            lines += hold_lines(listing, family)
+        seen = {}
+        for sets in names:
+            code, listing, error = run(["nft", "-j", "list", "set", "inet", TABLE, sets[family]])
+            if code:
+                raise RuntimeError("nft could not list %s: %s" % (sets[family], error.strip()))
+            for address, left in set_elements(listing):
+                if address not in seen or (seen[address] is not None and (left is None or left > seen[address])):
+                    seen[address] = left
+        found[family] = sorted(seen.items())
+    return found
+
+
+def held_lines(elements):
+    """{family: [(address, seconds left or None)]} -> nft lines adding them to the held sets."""
+    return ["add element inet %s %s { %s%s }" % (TABLE, HELD[family], address, " timeout %ds" % left if left else "")
+            for family in firewall.FAMILIES for address, left in elements.get(family, [])]
+
+
+def save_held(elements, now, path=None):
+    """Write elements ({family: [(address, seconds left or None)]}) with their end times to path (HELD_FILE),
+    atomically, root only."""
+    path = path or HELD_FILE
+    data = dict((family, [[address, None if left is None else int(now + left)] for address, left in elements.get(family, [])])
+                for family in firewall.FAMILIES)
+    temporary = path + ".new"
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        json.dump(data, handle)
+    os.replace(temporary, path)
+
+
+def load_held(now, path=None):
+    """What save_held wrote to path (HELD_FILE), as {family: [(address, seconds left or None)]}, without
+    what has ended."""
+    path = path or HELD_FILE
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return dict((family, [(address, None if end is None else int(end - now)) for address, end in data.get(family, [])
+                          if end is None or end - now >= 1])
+                for family in firewall.FAMILIES)
+
+
+def apply_lines(lines):
+    """Send lines to nft in batches; None, or the first error."""
     for first in range(0, len(lines), firewall.BATCH):
         code, dummy, error = run(["nft", "-f", "-"], "\n".join(lines[first:first + firewall.BATCH]) + "\n")
         if code:
-            sys.stderr.write("could not hold the fleet's bans: %s\n" % error.strip())
-            return 1
-    print("held %d of the fleet's bans while the bouncer restarts" % len(lines))
+            return error.strip()
+    return None
+
+
+def hold():
+    try:
+        elements = read_elements()
+    except RuntimeError as exc:
+        sys.stderr.write("could not hold the fleet's bans: %s\n" % exc)
+        return 1
+    save_held(elements, time.time())
+    error = apply_lines(held_lines(elements))
+    if error is not None:
+        sys.stderr.write("could not hold the fleet's bans: %s\n" % error)
+        return 1
+    print("held %d of the fleet's bans while the bouncer restarts" % sum(len(items) for items in elements.values()))
     return 0
 
 
@@ -349,10 +436,30 @@ def release(seconds):
     return 1 if code and "No such file" not in error else 0
 
 
+def boot(action_file=__file__, now=None):
+    """Make the table of the jail that enforces, its held sets loaded with the bans saved; the exit code."""
+    code, dump, error = run(["fail2ban-client", "-d"])
+    if code:
+        sys.stderr.write("fail2ban-client -d failed: %s\n" % error.strip())
+        return 1
+    uses = [use for use in firewall.boot_uses(dump, action_file)[1] if use["params"].get("enforce") == "yes"]
+    for use in uses:
+        Action(firewall.BootJail(use["jail"], use["ignoreip"]), use["name"], **use["params"]).make_table()
+    elements = load_held(time.time() if now is None else now) if uses else {}
+    error = apply_lines(held_lines(elements))
+    if error is not None:
+        sys.stderr.write("could not load the fleet's bans: %s\n" % error)
+        return 1
+    print("fleet: %d table(s) made, %d ban(s) held until the bouncer runs" % (len(uses), sum(len(items) for items in elements.values())))
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["hold"]:
         sys.exit(hold())
+    if sys.argv[1:] == ["boot"]:
+        sys.exit(boot())
     if len(sys.argv) == 3 and sys.argv[1] == "release":
         sys.exit(release(float(sys.argv[2])))
-    sys.stderr.write("usage: %s hold | release SECONDS\n" % sys.argv[0])
+    sys.stderr.write("usage: %s hold | release SECONDS | boot\n" % sys.argv[0])
     sys.exit(2)
