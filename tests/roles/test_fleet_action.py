@@ -222,8 +222,8 @@ def test_the_enforcing_action_saves_the_bans_and_makes_the_table_again_when_gone
     state = {"table": False, "made": 0}
 
     def stand_in(command, script=None):
-        if command[:4] == ["nft", "list", "table", "inet"]:
-            return (0, "", "") if state["table"] else (1, "", "No such file or directory")
+        if command[:4] == ["nft", "-j", "list", "set"] and not state["table"]:
+            return 1, "", "No such file or directory"
         if command == ["nft", "-f", "-"] and script.startswith("add table"):
             state["table"], state["made"] = True, state["made"] + 1
         if command[:3] == ["nft", "-j", "list"]:

@@ -149,15 +149,20 @@ def parse_table(listing):
     return existing
 
 
-def parse_elements(listing):
-    """`nft -j list set` output -> the addresses in the set."""
-    found = set()
+def timed_elements(listing):
+    """`nft -j list set` output -> [(address, seconds left, or None without a timeout)] of the set."""
+    found = []
     for item in json.loads(listing).get("nftables", []):
         for element in item.get("set", {}).get("elem", []):
-            value = element.get("elem", {}).get("val") if isinstance(element, dict) else element
-            if isinstance(value, str):
-                found.add(value)
+            value = element.get("elem", {}) if isinstance(element, dict) else {"val": element}
+            if isinstance(value.get("val"), str):
+                found.append((value["val"], value.get("expires", value.get("timeout"))))
     return found
+
+
+def parse_elements(listing):
+    """`nft -j list set` output -> the addresses in the set."""
+    return set(address for address, dummy in timed_elements(listing))
 
 
 def parse_ipset_save(listing):

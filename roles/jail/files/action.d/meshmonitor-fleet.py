@@ -311,10 +311,13 @@ class Action(ActionBase):
         if not os.path.exists(self.lapi.credentials):
             return
         try:
-            if run(["nft", "list", "table", "inet", TABLE])[0]:
+            try:
+                elements = read_elements()
+            except RuntimeError:  # a set cannot be listed: the table is gone (a flushed ruleset)
                 self._logSys.warning("the fleet's table was gone; making it again")
                 self.make_table()
-            save_held(read_elements(), time.time())
+                elements = read_elements()
+            save_held(elements, time.time())
         except Exception as exc:  # the worker must survive anything: the bans still get posted
             self._logSys.error("could not save or check the fleet's table: %r", exc)
         if not os.path.exists(self.lapi.credentials):
@@ -347,15 +350,8 @@ class Action(ActionBase):
 # action's boot unit, a drop-in): `python3 meshmonitor-fleet.py boot`.
 
 def set_elements(listing):
-    """`nft -j list set` output -> [(address, seconds left or None)]."""
-    elements = []
-    for item in json.loads(listing).get("nftables", []):
-        for element in item.get("set", {}).get("elem", []):
-            value = element.get("elem", {}) if isinstance(element, dict) else {"val": element}
-            left = value.get("expires", value.get("timeout"))
-            if isinstance(value.get("val"), str) and (left is None or left >= 1):
-                elements.append((value["val"], left))
-    return elements
+    """`nft -j list set` output -> [(address, seconds left or None)], without those about to end."""
+    return [(address, left) for address, left in firewall.timed_elements(listing) if left is None or left >= 1]
 
 
 def read_elements(names=(SETS, HELD)):
