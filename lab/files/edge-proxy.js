@@ -6,8 +6,16 @@
 // of a proxy behind Cloudflare (nginx: set_real_ip_from <each range>; real_ip_header
 // CF-Connecting-IP; proxy_set_header X-Forwarded-For $remote_addr): the client is CF-Connecting-IP
 // when the peer is in those ranges, else the peer, and X-Forwarded-For is that address alone.
+// With TLS_DIR (the Cloudflare part of the lab), it reads TLS_DIR/mode at start: absent or "plain", as
+// above; else the name of a CA file in TLS_DIR, and it does what a proxy demanding Authenticated
+// Origin Pulls does (nginx: ssl_verify_client on; ssl_client_certificate <that CA>): HTTPS on the
+// second port with TLS_DIR/server.pem and server.key, serving only clients whose certificate that CA
+// signed, and on the first port nothing but a redirect to HTTPS.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
+const path = require('path');
 const dgram = require('dgram');
 const net = require('net');
 
@@ -42,7 +50,24 @@ function handle(req, res) {
 
 // HTTP on both ports (LISTEN_PORTS, default 8080,8443), HTTP/3's stand-in (a UDP echo) on the second.
 const ports = (process.env.LISTEN_PORTS || '8080,8443').split(',').map(Number);
-for (const port of ports) http.createServer(handle).listen(port, '::');
+const tlsDir = process.env.TLS_DIR;
+const modeFile = tlsDir ? path.join(tlsDir, 'mode') : null;
+const clientCa = modeFile && fs.existsSync(modeFile) ? fs.readFileSync(modeFile, 'utf8').trim() : 'plain';
+function redirect(req, res) {
+  res.writeHead(301, { Location: 'https://' + (req.headers.host || 'localhost').replace(/:\d+$/, '') + req.url });
+  res.end();
+}
+ports.forEach((port, index) => {
+  if (clientCa === 'plain') {
+    http.createServer(handle).listen(port, '::');
+  } else if (index < ports.length - 1) {
+    http.createServer(redirect).listen(port, '::');
+  } else {
+    const file = (name) => fs.readFileSync(path.join(tlsDir, name));
+    https.createServer({ key: file('server.key'), cert: file('server.pem'), ca: file(clientCa),
+      requestCert: true, rejectUnauthorized: true }, handle).listen(port, '::');
+  }
+});
 
 const quic = dgram.createSocket({ type: 'udp6', ipv6Only: false });
 quic.on('message', (msg, from) => quic.send(msg, from.port, from.address));

@@ -5,6 +5,9 @@
                                    Name=value, that header: CF-Connecting-IP=198.51.100.66);
                                    prints the status codes
   probe.py served URL              one GET; exit 0 when answered 200
+  probe.py unanswered URL          one GET over a connection the server accepts: exit 0 when no HTTP
+                                   answer comes (a proxy demanding a client certificate ends the
+                                   TLS handshake), 1 when answered, 2 when no connection is made
   probe.py blocked URL WITHIN      exit 0 once a TCP connection attempt times out within WITHIN
                                    seconds; prints the seconds it took
   probe.py keepalive URL COUNT WITHIN [XFF]
@@ -31,15 +34,18 @@
                                    "signin" (true: first a whole sign-in of the MFA user, password
                                    and code), "form" (true: the body form-encoded)}; prints the
                                    status code
-  probe.py browser URL ORIGIN USER PASSWORD
+  probe.py browser URL ORIGIN USER PASSWORD [Name=value]
                                    what a browser at ORIGIN does on MeshMonitor's page URL: load the
                                    page, fetch the CSRF token with the session cookie, sign in with
                                    Origin, Referer, cookie and token, then ask whether it is signed
-                                   in; prints {"page", "login", "authenticated"} as JSON
+                                   in; prints {"page", "login", "authenticated"} as JSON. Name=value:
+                                   one more header on each request (CF-Connecting-IP=198.51.100.77)
 Requests to MeshMonitor's API carry a CSRF token, as its web UI and any serious attacker send them:
 a session cookie and X-CSRF-Token from GET <app>/api/csrf-token (CSRF=0 in the environment: none,
 so writes get MeshMonitor's 403).
 PROBE_SOURCE in the environment: the address every connection is made from (one of the client's own).
+https URLs: the server's certificate is not checked; PROBE_CERT (a PEM file holding a certificate and
+its key) is the client certificate presented, as Cloudflare presents its Authenticated Origin Pulls one.
 Each connection attempt times out after 0.5 s: a dropped SYN is a ban. A refused connection
 (MeshMonitor down, or a firewall that rejects) is not: `blocked` keeps trying.
 """
@@ -50,6 +56,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -63,8 +70,16 @@ MFA_CODE = "123456"
 def connection(parts, timeout):
     """An HTTP connection to the URL's host (parts: urlsplit), from PROBE_SOURCE when set."""
     source = os.environ.get("PROBE_SOURCE")
-    return http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
+    source_address = (source, 0) if source else None
+    if parts.scheme == "https":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if os.environ.get("PROBE_CERT"):
+            context.load_cert_chain(os.environ["PROBE_CERT"])
+        return http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout,
+                                           source_address=source_address, context=context)
+    return http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout, source_address=source_address)
 
 
 def request(url, method="GET", body=None, timeout=CONNECT_TIMEOUT, headers=None, target=None, http10=False):
@@ -157,9 +172,9 @@ class Session:
         return status
 
 
-def browser(url, origin, username, password):
+def browser(url, origin, username, password, header=None):
     prefix = urllib.parse.urlsplit(url).path.rstrip("/")
-    session = Session(url, {"User-Agent": "Mozilla/5.0 (lab browser)", "Accept": "*/*"})
+    session = Session(url, dict([header.split("=", 1)] if header else [], **{"User-Agent": "Mozilla/5.0 (lab browser)", "Accept": "*/*"}))
     page = session.send("GET", prefix + "/")[0]
     session.csrf(prefix)
     session.headers.update({"Origin": origin, "Referer": origin + prefix + "/"})
@@ -286,6 +301,20 @@ def main(argv):
                  for i in range(int(argv[3]))]
         print(" ".join(map(str, codes)))
         return 0 if all(c in (401, 403, 429) for c in codes) else 1
+    if action == "unanswered":
+        parts = urllib.parse.urlsplit(url)
+        try:
+            socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)), timeout=3).close()
+        except OSError as exc:
+            print("no connection: %s" % exc)
+            return 2
+        try:
+            status = request(url, timeout=3)
+        except (OSError, http.client.HTTPException) as exc:
+            print("no answer: %s" % exc)
+            return 0
+        print("answered %d" % status)
+        return 1
     if action == "served":
         try:
             status = request(url, timeout=3)
@@ -317,7 +346,7 @@ def main(argv):
     if action == "udp":
         return udp(url, int(argv[3]), argv[4], float(argv[5]) if len(argv) > 5 else 2.0)
     if action == "browser":
-        return browser(url, argv[3], argv[4], argv[5])
+        return browser(url, argv[3], argv[4], argv[5], argv[6] if len(argv) > 6 else None)
     if action == "send" and json.loads(argv[3]).get("signin"):
         spec = json.loads(argv[3])
         path = spec.get("path", "/")

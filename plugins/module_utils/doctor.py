@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import relayed_text
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.origin_pulls import judge_origin_pulls
 
 # Client address, 2 fields, [date], "request", status, size, "referrer", "user agent".
 COMBINED = re.compile(r'^(?P<client>[0-9a-fA-F.:]+) \S+ \S+ \[(?P<date>[^\]]+)\] "[^"]*" \d{3} \S+ "[^"]*" "[^"]*"$')
@@ -180,7 +181,8 @@ def check_hooked(firewall, hooked):
                  _hooked_detail(firewall, hooked, "no chain found"))
 
 
-def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock):
+def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock, pulls_verdict=None):
+    """pulls_verdict: check_origin_pulls' verdict (OK: only the zone's own pulls pass the lock)."""
     # Behind Cloudflare the host sees Cloudflare's addresses, not the attacker's: only the block
     # at Cloudflare stops it there.
     detail = "on this host's firewall (%s: %s)" % (firewall, ", ".join(dict.fromkeys(item["hook"] for item in hooked)) or "no path")
@@ -189,9 +191,13 @@ def check_where_bans_apply(firewall, hooked, cloudflare, origin_lock):
                    "banning it, lifted with the last), the only layer that stops clients coming through Cloudflare")
     else:
         detail += "; clients coming through Cloudflare are not stopped here: set jail_cloudflare_enabled"
-    if origin_lock:
-        detail += ("; the origin only lets in Cloudflare's ranges and ignoreip, so no one skips Cloudflare, though a "
-                   "client sent through another Cloudflare account (its own zone or Worker) is not blocked by this zone's rules")
+    if origin_lock and pulls_verdict == "OK":
+        detail += ("; the origin only lets in Cloudflare's ranges and ignoreip, and the proxy admits Cloudflare's pulls only "
+                   "with your zone's client certificate, so every client passes your zone and its blocks")
+    elif origin_lock:
+        detail += ("; the origin only lets in Cloudflare's ranges and ignoreip, so no one skips Cloudflare, but a "
+                   "client sent through another Cloudflare account (its own zone or Worker) is not blocked by your zone's "
+                   "rules (see 'only your zone passes the lock')")
     return _item("where bans apply", True, detail)
 
 
@@ -200,6 +206,15 @@ def check_origin_lock(firewall, origin_lock, locked):
         return _item("origin open only to Cloudflare", True, "not locked (jail_cloudflare_origin_lock is off)")
     return _item("origin open only to Cloudflare", bool(locked) and all(item["ok"] for item in locked),
                  _hooked_detail(firewall, locked, "no lock rule found"))
+
+
+def check_origin_pulls(origin_lock, answers):
+    """answers: what each port the lock lets Cloudflare through gave a client without a certificate."""
+    check = "only your zone passes the lock"
+    if not origin_lock:
+        return _item(check, True, "not locked (jail_cloudflare_origin_lock is off)")
+    verdict, detail = judge_origin_pulls(answers or [])
+    return {"check": check, "verdict": verdict, "detail": detail}
 
 
 def check_operator(operator, covered_by):
@@ -371,6 +386,7 @@ def judge(seen, record, now, max_age):
     exposure = seen["exposure"]
     hooked = exposure.get("hooked", [])
     last_date = read_combined(seen["lines"])[2]
+    pulls = check_origin_pulls(record.get("origin_lock"), exposure.get("origin_pulls"))
     return [
         check_jails(seen["jails"]),
         check_log_readable(seen["logpath"], seen["log"]),
@@ -382,8 +398,9 @@ def judge(seen, record, now, max_age):
         check_filter(seen["counted"], seen["matched"], record["filter"]),
         check_exposure(exposure, record["ban_paths"]),
         check_hooked(record["firewall"], hooked),
-        check_where_bans_apply(record["firewall"], hooked, record.get("cloudflare"), record.get("origin_lock")),
+        check_where_bans_apply(record["firewall"], hooked, record.get("cloudflare"), record.get("origin_lock"), pulls["verdict"]),
         check_origin_lock(record["firewall"], record.get("origin_lock"), exposure.get("origin_locked", [])),
+        pulls,
         check_cloudflare_token(seen.get("cloudflare")),
         check_operator(seen["operator"], seen["covered_by"]),
         check_clock(clock_skew(last_date, seen["log"].get("mtime", 0)) if seen["log"].get("exists") else -1),

@@ -11,6 +11,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import socket
+import ssl
+from urllib.parse import urlsplit
 
 from ansible.module_utils.urls import fetch_url
 
@@ -21,6 +25,7 @@ from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure impo
     FAMILIES, HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, docker_nat_ports, host_network_containers,
     listen_families, parse_firewall_rules, paths_text, plan_exposure, port_bindings, publisher_of, reachable_families,
     relayed_bindings, started_actions, tcp_listeners)
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.origin_pulls import REFUSED_STATUS, ca_names, front_ports
 
 
 def read_containers(module):
@@ -139,6 +144,8 @@ def find_exposure(module, params):
     plan["relayed"] = find_relayed(module, containers, bindings, params, publisher, reachable)
     if params.get("jail") and params.get("firewall"):
         _check_jails(module, params, plan, reachable)
+    if params.get("origin_lock"):
+        plan["origin_pulls"] = ask_front_ports(module, params, bindings)
     plan["bindings"] = bindings
     return plan
 
@@ -174,6 +181,76 @@ def ask_meshmonitor(module, record):
         headers = {"Origin": origin, "X-Forwarded-Proto": origin.split(":", 1)[0]}
         answers["config"].append(dict(_get_json(module, record["url"] + "/api/auth/check-config-issues", headers), origin=origin))
     return answers
+
+
+def _http_head(sock, host):
+    """(status, Location) of GET / on sock, (None, "") without an HTTP answer."""
+    sock.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < 65536:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+    status = re.match(r"HTTP/\d(?:\.\d)? (\d{3})", head)
+    location = re.search(r"^location:[ \t]*(\S+)", head, re.IGNORECASE | re.MULTILINE)
+    return (int(status.group(1)) if status else None), (location.group(1) if location else "")
+
+
+def probe_front_port(module, address, port, name):
+    """What a client without a certificate gets on address:port (one the origin lock lets Cloudflare
+    through), for origin_pulls.judge_front_port; name: the public host name (SNI and Host), or ""."""
+    answer = {"port": port, "address": address, "tls": False, "status": None, "location": "", "names": None}
+    host = name or address
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # Whose certificate the proxy shows does not matter here, only what it asks of the client.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        raw = socket.create_connection((address, port), timeout=5)
+    except OSError as exc:
+        answer["error"] = "nothing answers on %s port %d (%s)" % (address, port, exc.strerror or exc)
+        return answer
+    with raw:
+        try:
+            tls = context.wrap_socket(raw, server_hostname=name or None)
+        except OSError:
+            tls = None
+        if tls is not None:
+            answer["tls"] = True
+            # TLS 1.3 ends the handshake before the server reads the client's certificate: a proxy that
+            # demands one answers with an alert instead (no answer).
+            try:
+                answer["status"], answer["location"] = _http_head(tls, host)
+            except OSError:
+                pass
+            tls.close()
+    if not answer["tls"]:
+        # Not TLS, or a TLS 1.2 handshake refused for want of a certificate: plain HTTP tells which.
+        try:
+            with socket.create_connection((address, port), timeout=5) as plain:
+                answer["status"], answer["location"] = _http_head(plain, host)
+        except OSError:
+            pass
+        if answer["status"] is None or answer["status"] in REFUSED_STATUS:
+            answer.update(tls=True, status=None, location="")
+    openssl = module.get_bin_path("openssl")
+    if openssl and answer["tls"] and (answer["status"] is None or answer["status"] in REFUSED_STATUS):
+        target = "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
+        limit = module.get_bin_path("timeout")
+        command = ([limit, "10"] if limit else []) + [openssl, "s_client", "-trace", "-connect", target]
+        out = module.run_command(command + (["-servername", name] if name else []), data="Q")[1]
+        answer["names"] = ca_names(out)
+    return answer
+
+
+def ask_front_ports(module, params, bindings):
+    """probe_front_port for each port the origin lock lets Cloudflare through (params: exposure_info's options),
+    with the first public URL's host name, if any, as the name asked for."""
+    names = [urlsplit(url).hostname or "" for url in params.get("public_urls") or []]
+    name = next((host for host in names if host and not re.match(r"^[0-9.]+$|:", host)), "")
+    return [probe_front_port(module, address, port, name) for address, port in front_ports(params, bindings)]
 
 
 def read_header_file(path):

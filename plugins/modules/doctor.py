@@ -22,6 +22,10 @@ description:
     the log as a plain count does; how MeshMonitor is exposed now against when the jail was written; every port
     and protocol of each ban path hooked in the firewall, for every jail, for IPv4 and for IPv6 (where the kernel
     runs it); where bans apply; the origin lock on each path and family (when on);
+    whether only the user's Cloudflare zone passes the lock (when on), where each TCP port it opens (the proxy's and
+    MeshMonitor's published one, unless on loopback only) is asked from the host, without a client certificate, and
+    must either demand one from a CA other than Cloudflare's shared origin-pull CA (C(openssl s_client) reads the CA
+    names) or, over plain HTTP, only redirect to HTTPS;
     Cloudflare accepting the jail's token, when its blocks are on (asked at Cloudflare's token verification endpoint,
     and for one page of the zone's IP Access Rules, what the blocks need; the token is read from its root-only file
     and never returned);
@@ -187,6 +191,7 @@ def observe(module, record):
     labels = record.get("firewall_labels", {})
     try:
         inputs = dict(record["exposure_inputs"], jail=jail, firewall=record["firewall"], origin_lock=record.get("origin_lock", False),
+                      public_urls=record.get("public_urls", []),
                       jails=[{"jail": name, "label": labels.get(part, name)} for part, name in
                              sorted(record.get("jails", {"main": jail}).items(), key=lambda item: item[0] != "main")])
         seen["exposure"] = find_exposure(module, inputs)

@@ -63,8 +63,18 @@ options:
       - With O(jail) and O(firewall), also check the lock that keeps all but Cloudflare out (the jail role's
         C(jail_cloudflare_origin_lock)) on every path (C(origin_locked) in the result). Its actions are named
         C(<jail>-cf-fwd) and C(<jail>-cf-in).
+      - Also ask, from the host, each TCP port the lock opens (the proxy's, and MeshMonitor's published one unless on
+        loopback only) what it gives a client without a certificate (RV(origin_pulls)), and warn unless each demands
+        a certificate of a CA other than Cloudflare's shared origin-pull CA or, over plain HTTP, only redirects to
+        HTTPS; otherwise any Cloudflare account's zone or Worker passes the lock.
     type: bool
     default: false
+  public_urls:
+    description: The URLs people open MeshMonitor at; the first host name among them is the name asked for (TLS SNI and
+      C(Host)) by O(origin_lock).
+    type: list
+    elements: str
+    default: []
 requirements:
   - The C(docker) command, to see containers (without it, no container is found).
 extends_documentation_fragment:
@@ -147,6 +157,15 @@ origin_locked:
   type: list
   elements: dict
   sample: [{hook: forward, ports: [3001, 8080], protocols: [tcp, udp], ok: true, detail: "forward: meshmonitor-cf-fwd 3001,8080 (tcp+udp)"}]
+origin_pulls:
+  description: With O(origin_lock), one entry per port asked, with what a client without a certificate got there
+    (C(tls), the HTTP C(status) of C(GET /) or null for no answer, its C(location), the client certificate CA
+    C(names) the port sent, or C(error) when nothing answered) and the C(verdict) and C(detail) the doctor gives it.
+  returned: when O(origin_lock) is given
+  type: list
+  elements: dict
+  sample: [{port: 443, address: 127.0.0.1, tls: true, status: null, location: "", names: ["CN = zone pulls CA"], verdict: OK,
+            detail: "443/tcp: demands a client certificate from CN = zone pulls CA"}]
 summary:
   description: One line for people, such as the doctor prints.
   returned: success
@@ -157,6 +176,7 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import ExposureError
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.host import find_exposure
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.origin_pulls import judge_front_port
 
 
 def run_module(module):
@@ -164,6 +184,10 @@ def run_module(module):
         result = find_exposure(module, module.params)
     except ExposureError as exc:
         module.fail_json(msg=str(exc))
+    for answer in result.get("origin_pulls") or []:
+        answer["verdict"], answer["detail"] = judge_front_port(answer)
+        if answer["verdict"] != "OK":
+            module.warn("origin lock (only your Cloudflare zone should pass it): " + answer["detail"])
     module.exit_json(changed=False, **result)
 
 
@@ -178,6 +202,7 @@ def main():
             "jail": {"type": "str"},
             "firewall": {"type": "str", "choices": ["nftables", "iptables"]},
             "origin_lock": {"type": "bool", "default": False},
+            "public_urls": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils import doctor
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils import doctor, origin_pulls
 
 LOGIN_401 = '::ffff:198.51.100.7 - - [27/Nov/2026:08:00:00 +0000] "POST /api/auth/login HTTP/1.1" 401 31 "-" "curl/8"'
 PAGE_200 = '::ffff:192.0.2.10 - - [27/Nov/2026:08:00:05 +0000] "GET / HTTP/1.1" 200 512 "-" "Firefox"'
@@ -58,7 +58,8 @@ def test_a_healthy_host_is_ok_but_for_plain_http():
         "jail running", "log readable", "log never replaced from inside the container", "log written recently", "combined format with client address",
         "clients logged as themselves, not as Docker's gateway", "filter matches the failures in the log", "exposure as when the jail was written",
         "ban chain hooked where the traffic passes", "where bans apply", "origin open only to Cloudflare",
-        "Cloudflare accepts the token", "operator covered by ignoreip", "log clock agrees with the host", "TLS in front of MeshMonitor",
+        "only your zone passes the lock", "Cloudflare accepts the token", "operator covered by ignoreip", "log clock agrees with the host",
+        "TLS in front of MeshMonitor",
         "default admin password no longer works", "metrics fresh", "bans made at boot before Docker",
         "MeshMonitor's own configuration check (https://mesh.example.org)"]
     assert {check for check, verdict in verdicts(report).items() if verdict != "OK"} == {"TLS in front of MeshMonitor"}
@@ -206,8 +207,11 @@ def test_where_bans_apply_names_each_layer():
                                "are not stopped here: set jail_cloudflare_enabled")
     cloudflare = doctor.check_where_bans_apply("nftables", HOOKED, True, True)["detail"]
     assert "and at Cloudflare for every jail's bans" in cloudflare and "so no one skips Cloudflare" in cloudflare
-    # What the lock does not stop is said too.
-    assert cloudflare.endswith("is not blocked by this zone's rules")
+    # What the lock does not stop is said too, unless the proxy admits only the zone's own pulls.
+    assert cloudflare.endswith("is not blocked by your zone's rules (see 'only your zone passes the lock')")
+    assert doctor.check_where_bans_apply("nftables", HOOKED, True, True, "WARN")["detail"] == cloudflare
+    own_zone = doctor.check_where_bans_apply("nftables", HOOKED, True, True, "OK")["detail"]
+    assert own_zone.endswith("so every client passes your zone and its blocks") and "another Cloudflare account" not in own_zone
     assert doctor.check_where_bans_apply("nftables", [], False, False)["detail"].startswith(
         "on this host's firewall (nftables: no path)")
 
@@ -218,6 +222,15 @@ def test_origin_lock_checked_only_when_on():
     assert doctor.check_origin_lock("nftables", True, [])["detail"] == "nftables: no lock rule found"
     assert doctor.check_origin_lock("nftables", True, [])["verdict"] == "FAIL"
     assert doctor.check_origin_lock("nftables", True, HOOKED)["verdict"] == "OK"
+
+
+def test_origin_pulls_judged_only_with_the_lock():
+    assert doctor.check_origin_pulls(False, None)["verdict"] == "OK"
+    # The lock on and no port to ask (the doctor found none): it cannot say the zone alone passes.
+    assert doctor.check_origin_pulls(True, [])["verdict"] == "WARN"
+    served = {"port": 443, "address": "127.0.0.1", "tls": True, "status": 200, "location": "", "names": None}
+    assert doctor.check_origin_pulls(True, [served]) == {
+        "check": "only your zone passes the lock", "verdict": "FAIL", "detail": origin_pulls.judge_front_port(served)[1]}
 
 
 def test_operator_unknown_covered_or_exposed():

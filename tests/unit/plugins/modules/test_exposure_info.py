@@ -26,10 +26,18 @@ PROC = {"/proc/net/if_inet6": "", "/proc/net/tcp6": "",
         "/proc/net/tcp": "  sl  local_address rem_address   st\n   0: 00000000:01BB 00000000:0000 0A 0 0 0\n"}
 
 
+# What each port the origin lock opens gives a client without a certificate (host.probe_front_port),
+# by port: the proxy's 443 demands the zone's certificate, MeshMonitor's 8080 serves plain HTTP.
+FRONT = {443: {"tls": True, "status": None, "location": "", "names": ["CN = zone pulls CA"]},
+         8080: {"tls": False, "status": 200, "location": "", "names": None}}
+
+
 @pytest.fixture(autouse=True)
 def dual_stack(monkeypatch):
     monkeypatch.setattr(host, "host_families", lambda: ("ipv4", "ipv6"))
     monkeypatch.setattr(host, "_read_file", PROC.get)
+    monkeypatch.setattr(host, "probe_front_port", lambda module, address, port, name: dict(
+        FRONT[port], port=port, address=address, name=name))
 
 
 PROXY = {"Name": "/edge-proxy", "State": {"Running": True},
@@ -78,6 +86,7 @@ class FakeModule:
                             "origin_lock": False}, **params)
         self.docker = docker
         self.commands = []
+        self.warnings = []
 
     def get_bin_path(self, name, required=False):
         return None if name == "docker" and not self.docker else "/usr/bin/" + name
@@ -93,6 +102,9 @@ class FakeModule:
         if args[0].endswith("nft"):
             return 0, {"ip": NFT_LOCK, "ip6": NFT_LOCK6}.get(args[3], NFT), ""
         raise AssertionError(args)
+
+    def warn(self, text):
+        self.warnings.append(text)
 
     def exit_json(self, **result):
         raise Done(result)
@@ -132,7 +144,7 @@ def test_a_path_dropped_for_ipv4_only_is_not_hooked(monkeypatch):
 
 def test_origin_lock_read_from_its_own_tables():
     module = FakeModule({"behind_proxy": True, "proxy_ports": [443], "jail": "meshmonitor", "firewall": "nftables",
-                         "origin_lock": True})
+                         "origin_lock": True, "public_urls": ["http://192.0.2.1:8080", "https://mesh.example.org/"]})
     with pytest.raises(Done) as outcome:
         exposure_info.run_module(module)
     result = outcome.value.args[0]
@@ -143,6 +155,16 @@ def test_origin_lock_read_from_its_own_tables():
     assert [h["detail"] for h in result["origin_locked"]] == [
         "forward: meshmonitor-cf-fwd 443,3001,8080 (tcp+udp; IPv4+IPv6)",
         "input: meshmonitor-cf-in 443,8080 (tcp+udp; IPv4+IPv6); missing IPv4 udp 443,8080; IPv6 udp 443,8080"]
+    # Each TCP port the lock opens is asked as the host reaches it, with the public URL's name; a port
+    # serving a client without a certificate is warned about.
+    assert [(item["address"], item["port"], item["name"], item["verdict"]) for item in result["origin_pulls"]] == [
+        ("127.0.0.1", 443, "mesh.example.org", "OK"), ("127.0.0.1", 8080, "mesh.example.org", "FAIL")]
+    assert module.warnings == ["origin lock (only your Cloudflare zone should pass it): " + result["origin_pulls"][1]["detail"]]
+    assert module.warnings[0].startswith("origin lock (only your Cloudflare zone should pass it): 8080/tcp: plain HTTP answered (200)")
+
+
+def test_the_proxy_is_asked_only_with_the_lock():
+    assert "origin_pulls" not in run({"behind_proxy": True, "proxy_ports": [443]})
 
 
 def test_without_docker_the_proxy_is_on_the_host():
