@@ -23,7 +23,7 @@ class BrowserError(ValueError):
     """A URL that cannot be where browsers open MeshMonitor."""
 
 
-def _host_text(host):
+def host_text(host):
     """The host as it stands in an origin: a name in lower case, an IPv6 address in brackets."""
     try:
         address = ipaddress.ip_address(host)
@@ -48,7 +48,7 @@ def origin_of(url, base_url=None, label="meshmonitor_public_urls"):
         raise BrowserError("%s: %s has the path %s; MeshMonitor is served at %s" % (label, url, parts.path, base_url or "/"))
     try:
         port = parts.port
-        host = _host_text(parts.hostname or "")
+        host = host_text(parts.hostname or "")
     except (ValueError, BrowserError) as exc:
         raise BrowserError("%s: %s: %s" % (label, url, exc))
     origin = "%s://%s" % (parts.scheme, host)
@@ -73,7 +73,7 @@ def public_urls(urls, base_url="", hosts=None, port=None, behind_proxy=False):
         for host in hosts or []:
             if host:
                 try:
-                    url = "http://%s:%d%s" % (_host_text(str(host)), int(port), base_url)
+                    url = "http://%s:%d%s" % (host_text(str(host)), int(port), base_url)
                 except BrowserError:
                     continue
                 if url not in given:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.ban_objects import table_name
-from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, origin_of
+from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.browser import BrowserError, host_text, origin_of
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.doctor import token_verify_url
 from ansible_collections.meshmonitor.fail2ban.plugins.module_utils.exposure import (
     FAMILIES, HOOK_LABELS, ORIGIN_LOCK_LABEL, check_hooked, check_paths, docker_nat_ports, host_network_containers,
@@ -202,7 +202,8 @@ def probe_front_port(module, address, port, name):
     """What a client without a certificate gets on address:port (one the origin lock lets Cloudflare
     through), for origin_pulls.judge_front_port; name: the public host name (SNI and Host), or ""."""
     answer = {"port": port, "address": address, "tls": False, "status": None, "location": "", "names": None}
-    host = name or address
+    # The address as it stands in a Host header and in openssl's -connect (an IPv6 one in brackets).
+    where = host_text(address)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # Whose certificate the proxy shows does not matter here, only what it asks of the client.
     context.check_hostname = False
@@ -222,7 +223,7 @@ def probe_front_port(module, address, port, name):
             # TLS 1.3 ends the handshake before the server reads the client's certificate: a proxy that
             # demands one answers with an alert instead (no answer).
             try:
-                answer["status"], answer["location"] = _http_head(tls, host)
+                answer["status"], answer["location"] = _http_head(tls, name or where)
             except OSError:
                 pass
             tls.close()
@@ -230,16 +231,15 @@ def probe_front_port(module, address, port, name):
         # Not TLS, or a TLS 1.2 handshake refused for want of a certificate: plain HTTP tells which.
         try:
             with socket.create_connection((address, port), timeout=5) as plain:
-                answer["status"], answer["location"] = _http_head(plain, host)
+                answer["status"], answer["location"] = _http_head(plain, name or where)
         except OSError:
             pass
         if answer["status"] is None or answer["status"] in REFUSED_STATUS:
             answer.update(tls=True, status=None, location="")
     openssl = module.get_bin_path("openssl")
     if openssl and answer["tls"] and (answer["status"] is None or answer["status"] in REFUSED_STATUS):
-        target = "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
         limit = module.get_bin_path("timeout")
-        command = ([limit, "10"] if limit else []) + [openssl, "s_client", "-trace", "-connect", target]
+        command = ([limit, "10"] if limit else []) + [openssl, "s_client", "-trace", "-connect", "%s:%d" % (where, port)]
         out = module.run_command(command + (["-servername", name] if name else []), data="Q")[1]
         answer["names"] = ca_names(out)
     return answer
